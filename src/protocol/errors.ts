@@ -1,0 +1,50 @@
+import type { ErrorCode, ErrorData } from './common.ts';
+
+/** Why a message was refused. Also the key of the rejection counters in heartbeats and status. */
+export type RejectReason =
+  | 'invalid_json'
+  | 'payload_too_large'
+  | 'not_plain_data'
+  | 'unknown_type'
+  | 'invalid_fields'
+  | 'wrong_subject'
+  | 'unknown_subject'
+  | 'unsupported_version';
+
+/** A message that could not be encoded or decoded: says what, on which subject, and where. */
+export class ProtocolError extends Error {
+  override readonly name = 'ProtocolError';
+  constructor(
+    readonly reason: RejectReason,
+    message: string,
+    readonly context: { subject?: string; messageType?: string; path?: string } = {},
+  ) {
+    super(message);
+  }
+
+  /** The wire form: errors cross as data, never as Error objects. */
+  toData(): ErrorData {
+    const details: Record<string, string> = { reason: this.reason };
+    if (this.context.subject) details.subject = this.context.subject;
+    if (this.context.messageType) details.messageType = this.context.messageType;
+    if (this.context.path !== undefined) details.path = this.context.path;
+    return { code: 'invalid_message', message: this.message, details };
+  }
+}
+
+/** Converts anything thrown into wire data. Unknown values never leak their internals. */
+export function toErrorData(err: unknown, code: ErrorCode = 'internal'): ErrorData {
+  if (err instanceof ProtocolError) return err.toData();
+  if (err instanceof Error) return { code, message: err.message || err.name };
+  return { code, message: typeof err === 'string' ? err : 'unknown error' };
+}
+
+/** Formats a property path as `a.b[2].c`; the empty path is `(root)`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = '';
+  for (const key of path) {
+    if (typeof key === 'number') out += `[${key}]`;
+    else out += out === '' ? String(key) : `.${String(key)}`;
+  }
+  return out === '' ? '(root)' : out;
+}

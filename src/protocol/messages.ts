@@ -1,0 +1,227 @@
+import { z } from 'zod';
+import { AgentName, AgentSpec, JobDescriptor, LocalAudioInput, SessionLimits, Transport } from './agent.ts';
+import {
+  Count,
+  Detail,
+  ErrorData,
+  MessageId,
+  Outcome,
+  Seq,
+  SessionPhase,
+  SessionState,
+  SubjectToken,
+  UnixMs,
+  VersionRangeSchema,
+  WorkerState,
+} from './common.ts';
+import { message, ref } from './envelope.ts';
+
+const SessionId = SubjectToken.describe('session id');
+const WorkerId = SubjectToken.describe('worker id');
+/** A worker incarnation: a fresh random id per process start. Fences messages from a dead one. */
+const Epoch = z.string().min(1).max(64);
+
+// ── worker → supervisor ───────────────────────────────────────────────────────────────
+
+export const SessionSummary = z.object({
+  session: SessionId,
+  agent: AgentName,
+  state: SessionState,
+  seq: Seq,
+  since: UnixMs,
+  jobId: MessageId,
+});
+export type SessionSummary = z.infer<typeof SessionSummary>;
+
+export const PrewarmStatus = z.object({
+  status: z.enum(['pending', 'ok', 'failed']),
+  ms: z.number().nonnegative().optional(),
+  error: ErrorData.optional(),
+});
+
+export const Hello = message('hello', {
+  worker: WorkerId,
+  epoch: Epoch,
+  pid: z.number().int().positive(),
+  host: z.string().min(1).max(256),
+  capacity: z.number().int().positive().max(10_000),
+  versions: VersionRangeSchema,
+  /** Sessions still running on this worker: a restarted supervisor re-adopts them. */
+  sessions: z.array(SessionSummary).max(10_000),
+});
+
+export const Heartbeat = message('heartbeat', {
+  worker: WorkerId,
+  epoch: Epoch,
+  state: WorkerState,
+  active: Count,
+  capacity: z.number().int().positive().max(10_000),
+  rssBytes: Count,
+  prewarm: PrewarmStatus,
+  /** Every session the worker hosts, so a lost event heals at the next beat. */
+  sessions: z.array(SessionSummary).max(10_000),
+  /** Messages this worker rejected, by reason. */
+  rejected: z.record(z.string().max(64), Count).optional(),
+});
+
+export const WorkerStateChanged = message('worker.state', {
+  worker: WorkerId,
+  epoch: Epoch,
+  state: WorkerState,
+  reason: ErrorData.optional(),
+});
+
+export const SessionStateChanged = message('session.state', {
+  session: SessionId,
+  worker: WorkerId,
+  epoch: Epoch,
+  state: SessionState,
+  seq: Seq,
+  detail: Detail.optional(),
+});
+
+export const SessionEnded = message('session.ended', {
+  session: SessionId,
+  worker: WorkerId,
+  epoch: Epoch,
+  seq: Seq,
+  outcome: Outcome,
+  phase: SessionPhase.optional(),
+  error: ErrorData.optional(),
+});
+
+export const SessionSpeech = message('session.speech', {
+  session: SessionId,
+  worker: WorkerId,
+  epoch: Epoch,
+  kind: z.enum(['start', 'end']),
+  /** Offset of the event in the session's input audio. */
+  atMs: z.number().nonnegative(),
+  speechCount: Count,
+});
+
+// ── supervisor → worker (request/reply on the worker's command subject) ─────────────────
+
+export const SessionStart = message('session.start', {
+  session: SessionId,
+  agent: AgentName,
+  job: JobDescriptor,
+  transport: Transport,
+  limits: SessionLimits.optional(),
+});
+
+export const SessionCancel = message('session.cancel', {
+  session: SessionId,
+  reason: z.string().max(1024).optional(),
+});
+
+export const Drain = message('drain', { timeoutMs: z.number().int().nonnegative() });
+export const Shutdown = message('shutdown', { reason: z.string().max(1024) });
+
+// ── supervisor → everyone ─────────────────────────────────────────────────────────────
+
+/** Published when a supervisor starts: workers answer with a fresh hello, so it can re-adopt them. */
+export const SupervisorUp = message('supervisor.up', { epoch: Epoch });
+
+// ── client → supervisor (request/reply) ───────────────────────────────────────────────
+
+export const DispatchRequest = message('dispatch', {
+  /** Ask for this agent by name; otherwise routing decides from job and room. */
+  agent: AgentName.optional(),
+  job: z
+    .object({
+      id: MessageId.optional(),
+      room: z.string().min(1).max(256).optional(),
+      metadata: z.string().max(65_536).optional(),
+      roomMetadata: z.string().max(65_536).optional(),
+    })
+    .optional(),
+  /** Only accept an explicit match: no first-registered fallback. */
+  explicitOnly: z.boolean().optional(),
+  transport: Transport.optional(),
+  /** Shorthand for a local transport with this audio input and discarded output. */
+  audio: LocalAudioInput.optional(),
+});
+
+export const StatusRequest = message('status', {});
+
+// ── replies ───────────────────────────────────────────────────────────────────────────
+
+export const Welcome = message('welcome', {
+  ref,
+  version: z.number().int().positive(),
+  pool: SubjectToken,
+  supervisorEpoch: Epoch,
+  heartbeatMs: z.number().int().positive(),
+  agents: z.array(AgentSpec).max(1000),
+});
+
+export const Ack = message('ack', { ref, detail: Detail.optional() });
+
+export const DispatchOk = message('dispatch.ok', {
+  ref,
+  session: SessionId,
+  worker: WorkerId,
+  agent: AgentName,
+  jobId: MessageId,
+  /** True when this job id was already dispatched: the existing session is returned. */
+  existing: z.boolean(),
+});
+
+export const WorkerStatus = z.object({
+  worker: WorkerId,
+  epoch: Epoch.nullable(),
+  pid: z.number().int().positive().nullable(),
+  host: z.string().max(256).nullable(),
+  state: WorkerState,
+  supervision: z.enum(['up', 'restarting', 'given_up', 'stopped', 'remote']),
+  active: Count,
+  capacity: Count,
+  rssBytes: Count,
+  prewarmMs: z.number().nonnegative().nullable(),
+  restarts: Count,
+  lastSeen: UnixMs.nullable(),
+});
+
+export const SessionStatus = z.object({
+  session: SessionId,
+  agent: AgentName,
+  worker: WorkerId,
+  jobId: MessageId,
+  room: z.string().max(256),
+  state: SessionState,
+  seq: z.number().int().nonnegative(),
+  createdAt: UnixMs,
+  since: UnixMs,
+  error: ErrorData.optional(),
+});
+
+export const StatusOk = message('status.ok', {
+  ref,
+  pool: SubjectToken,
+  health: z.enum(['ok', 'degraded', 'draining']),
+  workers: z.array(WorkerStatus),
+  sessions: z.array(SessionStatus),
+  /** Messages the supervisor rejected, by reason. */
+  rejected: z.record(z.string().max(64), Count),
+});
+
+export const ErrorReply = message('error', { ref: ref.optional(), error: ErrorData });
+
+// ── inspection ────────────────────────────────────────────────────────────────────────
+
+export const Inspection = message('inspect', {
+  actor: z.object({
+    id: z.string().min(1).max(128),
+    kind: z.enum(['supervisor', 'worker', 'session']),
+    parent: z.string().max(128).optional(),
+  }),
+  pool: SubjectToken,
+  host: z.string().max(256),
+  pid: z.number().int().positive(),
+  from: z.string().max(256).nullable(),
+  to: z.string().max(256),
+  event: z.string().max(256),
+  seq: Seq,
+  summary: Detail,
+});
