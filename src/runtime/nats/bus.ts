@@ -18,8 +18,8 @@ import {
   type MessageOf,
   type MessageType,
   type ProtocolError,
-  type Reply,
   type RejectReason,
+  type Reply,
   toErrorData,
 } from '../../protocol/index.ts';
 import type { Logger } from '../logger.ts';
@@ -81,7 +81,10 @@ export class Bus {
   }
 
   /** Builds a message from this process. */
-  make<T extends MessageType>(type: T, body: Omit<MessageOf<T>, 'v' | 'id' | 'ts' | 'from' | 'type'>): MessageOf<T> {
+  make<T extends MessageType>(
+    type: T,
+    body: Omit<MessageOf<T>, 'v' | 'id' | 'ts' | 'from' | 'type'>,
+  ): MessageOf<T> {
     return envelope(type, this.opts.self, body as never);
   }
 
@@ -164,7 +167,10 @@ export class Bus {
 
   private count(error: ProtocolError): void {
     this.rejected[error.reason] = (this.rejected[error.reason] ?? 0) + 1;
-    this.log.warn({ reason: error.reason, ...error.context }, `rejected message: ${error.message.slice(0, 500)}`);
+    this.log.warn(
+      { reason: error.reason, ...error.context },
+      `rejected message: ${error.message.slice(0, 500)}`,
+    );
   }
 
   private watchStatus(): void {

@@ -83,7 +83,8 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Run
     const portsFile = `nats-server_${proc.pid}.ports`;
     const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
     while (Date.now() < deadline) {
-      if (exited) throw new Error(`nats-server ${exited} before listening: ${stderr.trim() || '(no output)'}`);
+      if (exited)
+        throw new Error(`nats-server ${exited} before listening: ${stderr.trim() || '(no output)'}`);
       if ((await readdir(dir)).includes(portsFile)) {
         const text = await readFile(join(dir, portsFile), 'utf8').catch(() => '');
         const url = (JSON.parse(text || '{}') as { nats?: string[] }).nats?.[0];
@@ -95,7 +96,9 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Run
       await new Promise((r) => setTimeout(r, 10));
     }
     proc.kill('SIGKILL');
-    throw new Error(`nats-server did not listen within ${opts.startTimeoutMs ?? 10_000} ms: ${stderr.trim()}`);
+    throw new Error(
+      `nats-server did not listen within ${opts.startTimeoutMs ?? 10_000} ms: ${stderr.trim()}`,
+    );
   };
 
   const kill = async (): Promise<void> => {
