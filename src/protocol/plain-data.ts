@@ -1,5 +1,8 @@
 import { formatPath } from './errors.ts';
 
+/** Deepest nesting of objects and arrays a message may have; validators recurse, stacks are finite. */
+export const MAX_NESTING_DEPTH = 64;
+
 /** Where and why a value is not plain JSON data, or null when it is. */
 export interface NotPlain {
   path: string;
@@ -9,7 +12,8 @@ export interface NotPlain {
 /**
  * Checks that a value survives JSON unchanged: only null, booleans, finite numbers, strings,
  * arrays and plain objects. Functions, class instances (Map, Set, Date, Error...), BigInt,
- * undefined, symbols, NaN/Infinity and cycles are refused with the path where they sit.
+ * undefined, symbols, NaN/Infinity, cycles, `__proto__` keys (JSON readers drop them) and nesting
+ * deeper than MAX_NESTING_DEPTH are refused with the path where they sit.
  */
 export function findNotPlain(value: unknown): NotPlain | null {
   const path: PropertyKey[] = [];
@@ -34,6 +38,9 @@ export function findNotPlain(value: unknown): NotPlain | null {
     if (v === null) return null;
     const obj = v as object;
     if (stack.has(obj)) return { path: formatPath(path), what: 'a cycle' };
+    if (stack.size >= MAX_NESTING_DEPTH) {
+      return { path: formatPath(path), what: `nested deeper than ${MAX_NESTING_DEPTH} levels` };
+    }
     const isArray = Array.isArray(obj);
     if (!isArray) {
       const proto = Object.getPrototypeOf(obj);
@@ -58,7 +65,10 @@ export function findNotPlain(value: unknown): NotPlain | null {
       } else {
         for (const key of Object.keys(obj)) {
           path.push(key);
-          const bad = visit((obj as Record<string, unknown>)[key]);
+          const bad =
+            key === '__proto__'
+              ? { path: formatPath(path), what: 'a __proto__ key (JSON readers drop it)' }
+              : visit((obj as Record<string, unknown>)[key]);
           path.pop();
           if (bad) return bad;
         }
@@ -70,4 +80,22 @@ export function findNotPlain(value: unknown): NotPlain | null {
   }
 
   return visit(value);
+}
+
+/** Path of the first object or array nested deeper than `limit`, or null. Iterative: safe on any depth. */
+export function findTooDeep(value: unknown, limit = MAX_NESTING_DEPTH): string | null {
+  const todo: { v: unknown; path: PropertyKey[] }[] = [{ v: value, path: [] }];
+  while (todo.length > 0) {
+    const { v, path } = todo.pop() as { v: unknown; path: PropertyKey[] };
+    if (typeof v !== 'object' || v === null) continue;
+    if (path.length >= limit) return formatPath(path);
+    const entries: [PropertyKey, unknown][] = Array.isArray(v)
+      ? v.map((item, i) => [i, item])
+      : Object.entries(v as Record<string, unknown>);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [key, item] = entries[i] as [PropertyKey, unknown];
+      todo.push({ v: item, path: [...path, key] });
+    }
+  }
+  return null;
 }
