@@ -1,9 +1,9 @@
 import type { Subscription } from '@nats-io/transport-node';
 import {
   type ClientRequest,
+  FINAL_SESSION_STATES,
   type MessageOf,
   type SessionState,
-  FINAL_SESSION_STATES,
   subjects,
 } from '../protocol/index.ts';
 import type { Logger } from './logger.ts';
@@ -51,7 +51,10 @@ export class PoolClient {
    * Calls `onTransition` for every transition of `session` that the supervisor reports, and
    * resolves with the final state. Subscribe before dispatching so no transition is missed.
    */
-  follow(session: () => string | undefined, onTransition: (t: SessionTransition) => void): {
+  follow(
+    session: () => string | undefined,
+    onTransition: (t: SessionTransition) => void,
+  ): {
     done: Promise<SessionTransition>;
     sub: Subscription;
   } {

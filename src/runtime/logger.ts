@@ -20,7 +20,12 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       base,
       transport: {
         target: 'pino-pretty',
-        options: { destination: 2, colorize: process.stderr.isTTY, ignore: 'pid,hostname', translateTime: 'HH:MM:ss.l' },
+        options: {
+          destination: 2,
+          colorize: process.stderr.isTTY,
+          ignore: 'pid,hostname',
+          translateTime: 'HH:MM:ss.l',
+        },
       },
     });
   }

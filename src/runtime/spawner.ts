@@ -38,7 +38,9 @@ export class ProcessSpawner {
       if (this.children.get(opts.worker) === child) this.children.delete(opts.worker);
       opts.onExit({ worker: opts.worker, pid, code, signal });
     });
-    child.once('error', (err) => opts.log.error({ worker: opts.worker, err: err.message }, 'worker spawn failed'));
+    child.once('error', (err) =>
+      opts.log.error({ worker: opts.worker, err: err.message }, 'worker spawn failed'),
+    );
     return pid;
   }
 
@@ -59,7 +61,10 @@ export class ProcessSpawner {
   async stopAll(graceMs: number, signal: NodeJS.Signals | null = 'SIGTERM'): Promise<void> {
     const alive = [...this.children.values()];
     const exits = alive.map(
-      (c) => new Promise<void>((r) => (c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()))),
+      (c) =>
+        new Promise<void>((r) =>
+          c.exitCode !== null || c.signalCode !== null ? r() : c.once('exit', () => r()),
+        ),
     );
     if (signal) for (const c of alive) c.kill(signal);
     const timer = setTimeout(() => {

@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { type DispatchBody, PoolClient, type SessionTransition } from '../runtime/client.ts';
+import { createLogger } from '../runtime/logger.ts';
+import { RequestFailedError } from '../runtime/nats/bus.ts';
+import { CliError } from './errors.ts';
+
+export interface DispatchFlags {
+  nats?: string;
+  pool: string;
+  agent?: string;
+  room?: string;
+  jobId?: string;
+  metadata?: string;
+  audio?: string;
+  wait?: boolean;
+  json?: boolean;
+}
+
+/** `openrtc dispatch`: sends a dispatch request; with --wait follows the session to its end. */
+export async function dispatchCommand(flags: DispatchFlags): Promise<number> {
+  if (!flags.nats) throw new CliError('dispatch needs --nats or NATS_URL');
+  const client = await PoolClient.connect({
+    url: flags.nats,
+    pool: flags.pool,
+    log: createLogger({ level: 'warn' }),
+  });
+  const out = (line: string, data: object) =>
+    process.stdout.write(flags.json ? `${JSON.stringify(data)}\n` : `${line}\n`);
+  try {
+    let session: string | undefined;
+    const started = Date.now();
+    const follow = flags.wait
+      ? client.follow(
+          () => session,
+          (t: SessionTransition) =>
+            out(
+              `${String(t.seq).padStart(3)}  +${String(t.ts - started).padStart(5)} ms  ${t.from ?? '·'} → ${t.to}  (${t.event})${
+                t.summary.error ? `  ${t.summary.error}` : ''
+              }`,
+              { kind: 'transition', ...t },
+            ),
+        )
+      : undefined;
+    if (follow) await client.bus.nc.flush();
+    const body: DispatchBody = {
+      job: {
+        id: flags.jobId ?? randomUUID(),
+        ...(flags.room ? { room: flags.room } : {}),
+        ...(flags.metadata ? { metadata: flags.metadata } : {}),
+      },
+      ...(flags.agent ? { agent: flags.agent } : {}),
+      ...(flags.audio ? { audio: { kind: 'wav' as const, path: resolve(flags.audio) } } : {}),
+    };
+    const ok = await client.dispatch(body);
+    session = ok.session;
+    out(
+      `session ${ok.session}  agent ${ok.agent}  worker ${ok.worker}  job ${ok.jobId}${ok.existing ? '  (existing)' : ''}`,
+      {
+        kind: 'dispatched',
+        session: ok.session,
+        agent: ok.agent,
+        worker: ok.worker,
+        jobId: ok.jobId,
+        existing: ok.existing,
+      },
+    );
+    if (!follow) return 0;
+    const final = await follow.done;
+    follow.sub.unsubscribe();
+    if (final.to === 'closed') return 0;
+    if (!flags.json) process.stderr.write(`session ${final.to}: ${final.summary.error ?? final.event}\n`);
+    return 1;
+  } catch (err) {
+    if (err instanceof RequestFailedError)
+      throw new CliError(`dispatch refused: ${err.error.code}: ${err.error.message}`, 1);
+    throw err;
+  } finally {
+    await client.close();
+  }
+}

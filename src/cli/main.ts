@@ -1,0 +1,195 @@
+import { availableParallelism } from 'node:os';
+import { Command, CommanderError, Option } from 'commander';
+import { CliError } from './errors.ts';
+import { jsonObjectString, nonNegativeInt, positiveInt, subjectToken } from './options.ts';
+
+const program = new Command('openrtc')
+  .description(
+    'Run many LiveKit voice agents, and many sessions per worker process, on few machines.\n' +
+      'A supervisor owns the pool; workers host sessions; they talk only over NATS.',
+  )
+  .option('--verbose', 'show stack traces on errors')
+  .showHelpAfterError('(run with --help for usage)')
+  .exitOverride();
+
+const natsOption = () =>
+  new Option(
+    '--nats <url>',
+    'NATS server URL(s), comma-separated (default: $NATS_URL, else an embedded nats-server)',
+  );
+const poolOption = () =>
+  new Option('--pool <name>', 'pool name: the NATS subject prefix openrtc.<pool>.*')
+    .env('OPENRTC_POOL')
+    .default('default')
+    .argParser(subjectToken('--pool'));
+
+function poolCommand(name: string, description: string, defaults: { workers: number; pretty: boolean }) {
+  return program
+    .command(name)
+    .description(description)
+    .argument(
+      '[agents]',
+      'folder of agent modules (*.ts / *.js; files starting with _ are skipped)',
+      './agents',
+    )
+    .addOption(natsOption())
+    .addOption(poolOption())
+    .addOption(
+      new Option('--workers <n>', 'local worker processes to start')
+        .argParser(nonNegativeInt('--workers'))
+        .default(defaults.workers),
+    )
+    .addOption(
+      new Option('--capacity <n>', 'sessions per worker').argParser(positiveInt('--capacity')).default(25),
+    )
+    .addOption(
+      new Option('--drain-timeout <ms>', 'on SIGTERM, how long sessions may finish before they are cancelled')
+        .argParser(nonNegativeInt('--drain-timeout'))
+        .default(30_000),
+    )
+    .addOption(
+      new Option('--heartbeat <ms>', 'worker heartbeat interval')
+        .argParser(positiveInt('--heartbeat'))
+        .default(1000),
+    )
+    .option('--json-logs', 'JSON log lines (default for start)', !defaults.pretty)
+    .action(async (agents: string, opts) => {
+      const { runPool } = await import('../runtime/pool.ts');
+      exit(
+        await runPool({
+          agentsDir: agents,
+          nats: await resolveNats(opts.nats),
+          pool: opts.pool,
+          workers: opts.workers,
+          capacity: opts.capacity,
+          drainTimeoutMs: opts.drainTimeout,
+          heartbeatMs: opts.heartbeat,
+          pretty: !opts.jsonLogs,
+        }),
+      );
+    });
+}
+
+poolCommand('dev', 'run a supervisor and local workers, with human-friendly logs', {
+  workers: availableParallelism(),
+  pretty: true,
+});
+poolCommand('start', 'run a supervisor and local workers, with JSON logs (production)', {
+  workers: availableParallelism(),
+  pretty: false,
+});
+poolCommand('supervisor', 'run a supervisor only; workers join from any host with `openrtc worker`', {
+  workers: 0,
+  pretty: false,
+});
+
+program
+  .command('worker')
+  .description('join a pool as a worker: connect to NATS, say hello, prewarm Silero once, host sessions')
+  .addOption(natsOption().makeOptionMandatory())
+  .addOption(poolOption())
+  .addOption(new Option('--id <id>', 'worker id (default: <host>-<pid>)').argParser(subjectToken('--id')))
+  .addOption(
+    new Option('--capacity <n>', 'sessions this worker hosts')
+      .argParser(positiveInt('--capacity'))
+      .default(25),
+  )
+  .addOption(
+    new Option('--parent-pid <pid>', 'exit when this process is gone (set by the supervisor)')
+      .argParser(positiveInt('--parent-pid'))
+      .hideHelp(),
+  )
+  .option('--json-logs', 'JSON log lines', false)
+  .action(async (opts) => {
+    const { runWorker } = await import('../runtime/worker/run.ts');
+    exit(
+      await runWorker({
+        nats: opts.nats,
+        pool: opts.pool,
+        id: opts.id,
+        capacity: opts.capacity,
+        parentPid: opts.parentPid,
+        pretty: !opts.jsonLogs,
+      }),
+    );
+  });
+
+program
+  .command('dispatch')
+  .description('ask the pool for a session; with --wait, follow it until it ends')
+  .addOption(natsOption())
+  .addOption(poolOption())
+  .option('--agent <name>', 'agent to run (otherwise routing decides from --room and --metadata)')
+  .option('--room <room>', 'room name; a <agent>- prefix routes to that agent')
+  .option('--job-id <id>', 'job id (idempotency key; default: random)')
+  .addOption(
+    new Option('--metadata <json>', 'job metadata (JSON object)').argParser(jsonObjectString('--metadata')),
+  )
+  .option('--audio <file>', 'WAV file the session hears (local transport)')
+  .option('--wait', 'print every transition until the session ends; exit 0 on closed, 1 otherwise')
+  .option('--json', 'print JSON lines')
+  .action(async (opts) => {
+    const { dispatchCommand } = await import('./dispatch.ts');
+    process.exitCode = await dispatchCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
+  });
+
+program
+  .command('status')
+  .description('show the workers and sessions of a pool')
+  .addOption(natsOption())
+  .addOption(poolOption())
+  .option('--json', 'print the status reply as JSON')
+  .action(async (opts) => {
+    const { statusCommand } = await import('./status.ts');
+    process.exitCode = await statusCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
+  });
+
+program
+  .command('machines')
+  .description('print the statecharts of the session, worker and supervisor machines')
+  .addOption(new Option('--format <format>', 'output format').choices(['mermaid', 'json']).default('mermaid'))
+  .option('--machine <name>', 'only this machine (session, worker, supervisor)')
+  .action(async (opts) => {
+    const { machinesCommand } = await import('./machines.ts');
+    process.exitCode = await machinesCommand(opts);
+  });
+
+/** Long-running commands end the process: agents-js and onnxruntime may hold handles open. */
+function exit(code: number): never {
+  process.exit(code);
+}
+
+async function resolveNats(flag: string | undefined, embeddedAllowed = true): Promise<string | undefined> {
+  const { natsUrl } = await import('./options.ts');
+  const url = natsUrl(flag);
+  if (!url && !embeddedAllowed) {
+    throw new CliError(
+      'no NATS server given: pass --nats nats://host:port or set NATS_URL (the pool prints its URL)',
+    );
+  }
+  return url;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const verbose = argv.includes('--verbose');
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Commander already printed the message (and help for --help).
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    const code = err instanceof CliError ? err.exitCode : 1;
+    const name = (err as Error)?.name;
+    process.stderr.write(`openrtc: ${(err as Error)?.message ?? String(err)}\n`);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    else if (!(err instanceof CliError) && name !== 'NatsServerNotFoundError') {
+      process.stderr.write('(run with --verbose for the stack trace)\n');
+    }
+    if (name === 'NatsServerNotFoundError') process.exitCode = 2;
+    else process.exitCode = code;
+  }
+}
+
+await main(process.argv);

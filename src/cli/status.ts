@@ -1,0 +1,79 @@
+import type { MessageOf } from '../protocol/index.ts';
+import { PoolClient } from '../runtime/client.ts';
+import { createLogger } from '../runtime/logger.ts';
+import { RequestFailedError } from '../runtime/nats/bus.ts';
+import { CliError } from './errors.ts';
+
+/** `openrtc status`: the pool's workers and sessions, as a table or as JSON. */
+export async function statusCommand(flags: { nats?: string; pool: string; json?: boolean }): Promise<number> {
+  if (!flags.nats) throw new CliError('status needs --nats or NATS_URL');
+  const client = await PoolClient.connect({
+    url: flags.nats,
+    pool: flags.pool,
+    log: createLogger({ level: 'warn' }),
+  });
+  try {
+    const status = await client.status();
+    process.stdout.write(flags.json ? `${JSON.stringify(status)}\n` : formatStatus(status, Date.now()));
+    return 0;
+  } catch (err) {
+    if (err instanceof RequestFailedError) {
+      throw new CliError(`no status from pool '${flags.pool}' at ${flags.nats}: ${err.error.message}`, 1);
+    }
+    throw err;
+  } finally {
+    await client.close();
+  }
+}
+
+/** Renders a status reply as aligned text tables. */
+export function formatStatus(s: MessageOf<'status.ok'>, now: number): string {
+  const lines = [
+    `pool ${s.pool}  health ${s.health}  workers ${s.workers.length}  sessions ${s.sessions.length}`,
+  ];
+  const rejected = Object.entries(s.rejected).filter(([, n]) => n > 0);
+  if (rejected.length) lines.push(`rejected messages: ${rejected.map(([r, n]) => `${r}=${n}`).join(' ')}`);
+  lines.push('');
+  lines.push(
+    table(
+      ['WORKER', 'PID', 'HOST', 'STATE', 'SUPERVISION', 'SESSIONS', 'RSS MB', 'PREWARM MS', 'RESTARTS'],
+      s.workers.map((w) => [
+        w.worker,
+        String(w.pid ?? '-'),
+        w.host ?? '-',
+        w.state,
+        w.supervision,
+        `${w.active}/${w.capacity}`,
+        (w.rssBytes / 1048576).toFixed(0),
+        w.prewarmMs === null ? '-' : w.prewarmMs.toFixed(0),
+        String(w.restarts),
+      ]),
+    ),
+  );
+  lines.push('');
+  lines.push(
+    table(
+      ['SESSION', 'AGENT', 'WORKER', 'STATE', 'AGE S', 'ERROR'],
+      s.sessions.map((x) => [
+        x.session,
+        x.agent,
+        x.worker,
+        x.state,
+        ((now - x.createdAt) / 1000).toFixed(1),
+        x.error ? `${x.error.code}: ${x.error.message}` : '',
+      ]),
+    ),
+  );
+  return `${lines.join('\n')}\n`;
+}
+
+/** Left-aligned columns, padded to the widest cell. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join('  ')
+      .trimEnd();
+  return [fmt(header), ...rows.map(fmt)].join('\n');
+}

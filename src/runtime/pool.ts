@@ -1,0 +1,141 @@
+import { resolve } from 'node:path';
+import type { SupervisorInput } from '../actors/supervisor.types.ts';
+import type { AgentSpec } from '../protocol/index.ts';
+import { discoverAgents } from './agents/load.ts';
+import { createLogger, type Logger } from './logger.ts';
+import { Bus } from './nats/bus.ts';
+import { type RunningNatsServer, startNatsServer } from './nats/server.ts';
+import { ProcessSpawner } from './spawner.ts';
+import { SUPERVISOR_ID, SupervisorService } from './supervisor/service.ts';
+
+export interface PoolOptions {
+  agentsDir: string;
+  /** NATS URL; absent → an embedded nats-server on a random loopback port. */
+  nats?: string;
+  pool: string;
+  /** Local worker processes to spawn (0: remote workers only). */
+  workers: number;
+  capacity: number;
+  drainTimeoutMs: number;
+  heartbeatMs: number;
+  pretty: boolean;
+  log?: Logger;
+  policy?: SupervisorInput['policy'];
+  /** Extra environment for local workers (e.g. OPENRTC_LOG_LEVEL). */
+  workerEnv?: NodeJS.ProcessEnv;
+}
+
+/** A running pool: a supervisor in this process, local worker processes, maybe an embedded NATS. */
+export interface PoolHandle {
+  url: string;
+  pool: string;
+  registry: AgentSpec[];
+  service: SupervisorService;
+  spawner: ProcessSpawner;
+  log: Logger;
+  embedded?: RunningNatsServer;
+  /** Drains the pool (sessions finish up to the drain timeout), stops workers, then NATS. */
+  stop(): Promise<void>;
+}
+
+/** Starts a supervisor and its local workers. */
+export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
+  const log =
+    opts.log ?? createLogger({ pretty: opts.pretty, base: { pool: opts.pool, worker: SUPERVISOR_ID } });
+  const agentsDir = resolve(opts.agentsDir);
+  const discovered = await discoverAgents(agentsDir);
+  for (const e of discovered.errors) log.error({ file: e.file }, `agent not loaded: ${e.message}`);
+  const registry = discovered.agents;
+  log.info({ agents: registry.map((a) => a.name), dir: agentsDir }, `${registry.length} agent(s) registered`);
+
+  let embedded: RunningNatsServer | undefined;
+  let url = opts.nats;
+  if (!url) {
+    embedded = await startNatsServer();
+    url = embedded.url;
+    log.info({ url, pid: embedded.pid }, 'embedded nats-server started');
+  }
+  const natsUrl = url;
+  const bus = await Bus.connect({ url: natsUrl, name: 'openrtc-supervisor', self: SUPERVISOR_ID, log });
+  const spawner = new ProcessSpawner();
+  const localWorkers = Array.from({ length: opts.workers }, (_, i) => ({
+    id: `w${i + 1}`,
+    capacity: opts.capacity,
+  }));
+  const workerArgs = (id: string) => [
+    '--nats',
+    natsUrl,
+    '--pool',
+    opts.pool,
+    '--id',
+    id,
+    '--capacity',
+    String(opts.capacity),
+    '--parent-pid',
+    String(process.pid),
+    ...(opts.pretty ? [] : ['--json-logs']),
+  ];
+  const service: SupervisorService = new SupervisorService({
+    bus,
+    pool: opts.pool,
+    registry,
+    localWorkers,
+    heartbeatMs: opts.heartbeatMs,
+    drainTimeoutMs: opts.drainTimeoutMs,
+    log,
+    ...(opts.policy ? { policy: opts.policy } : {}),
+    spawnWorker: (id) =>
+      spawner.spawn({
+        worker: id,
+        args: workerArgs(id),
+        log,
+        ...(opts.workerEnv ? { env: opts.workerEnv } : {}),
+        onExit: (e) => service.workerExited(e.worker, e.pid, e.code, e.signal),
+      }),
+    killWorker: (id, signal) => spawner.kill(id, signal),
+  });
+  service.start();
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= (async () => {
+      service.drain();
+      const deadline = opts.drainTimeoutMs + 10_000;
+      await Promise.race([service.stopped, new Promise((r) => setTimeout(r, deadline).unref())]);
+      await spawner.stopAll(5000);
+      await bus.close();
+      await embedded?.stop();
+    })();
+    return stopping;
+  };
+  return {
+    url: natsUrl,
+    pool: opts.pool,
+    registry,
+    service,
+    spawner,
+    log,
+    ...(embedded ? { embedded } : {}),
+    stop,
+  };
+}
+
+/** `openrtc dev|start|supervisor`: runs a pool until SIGINT/SIGTERM, then drains; resolves with the exit code. */
+export async function runPool(opts: PoolOptions): Promise<number> {
+  const pool = await startPool(opts);
+  pool.log.info(
+    { url: pool.url },
+    `pool '${pool.pool}' running; try: openrtc dispatch --nats ${pool.url} --pool ${pool.pool} --agent ${pool.registry[0]?.name ?? '<name>'} --wait`,
+  );
+  await new Promise<void>((resolveSignal) => {
+    const onSignal = (signal: NodeJS.Signals) => {
+      pool.log.info({ signal }, 'draining the pool');
+      resolveSignal();
+    };
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+  });
+  await pool.stop();
+  pool.log.info('pool stopped');
+  return 0;
+}

@@ -1,0 +1,389 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { type Actor, createActor } from 'xstate';
+import { supervisorMachine } from '../../actors/supervisor.machine.ts';
+import type { DispatchResult, SupervisorEmitted, SupervisorInput } from '../../actors/supervisor.types.ts';
+import {
+  type AgentSpec,
+  type ErrorData,
+  type Message,
+  type MessageOf,
+  negotiateVersion,
+  parseSubject,
+  type Reply,
+  SUPPORTED_VERSIONS,
+  type Subjects,
+  subjects,
+} from '../../protocol/index.ts';
+import type { Logger } from '../logger.ts';
+import { type Bus, RequestFailedError } from '../nats/bus.ts';
+import { Ledger } from './ledger.ts';
+import { buildStatus } from './status.ts';
+
+export interface SupervisorServiceOptions {
+  bus: Bus;
+  pool: string;
+  registry: AgentSpec[];
+  localWorkers: { id: string; capacity: number }[];
+  heartbeatMs: number;
+  drainTimeoutMs: number;
+  log: Logger;
+  policy?: SupervisorInput['policy'];
+  /** Starts a local worker process; returns its pid. */
+  spawnWorker(worker: string, attempt: number): number;
+  killWorker(worker: string, signal: NodeJS.Signals): void;
+}
+
+const COMMAND_TIMEOUT_MS = 3000;
+export const SUPERVISOR_ID = 'supervisor';
+
+type Emitted<T extends SupervisorEmitted['type']> = Extract<SupervisorEmitted, { type: T }>;
+
+/**
+ * The supervisor process's logic: the supervisor machine holds the pool state; this class feeds
+ * it NATS messages and process exits, and carries out what it emits (placing sessions, spawning
+ * and killing workers, reporting ends).
+ */
+export class SupervisorService {
+  readonly epoch = randomUUID().slice(0, 8);
+  readonly ledger = new Ledger();
+  readonly actor: Actor<typeof supervisorMachine>;
+  private readonly s: Subjects;
+  private sessionSeq = new Map<string, number>();
+  readonly stopped: Promise<void>;
+
+  constructor(private readonly o: SupervisorServiceOptions) {
+    this.s = subjects(o.pool);
+    this.actor = createActor(supervisorMachine, {
+      id: SUPERVISOR_ID,
+      input: {
+        pool: o.pool,
+        registry: o.registry,
+        localWorkers: o.localWorkers,
+        heartbeatMs: o.heartbeatMs,
+        drainTimeoutMs: o.drainTimeoutMs,
+        now: Date.now(),
+        ...(o.policy ? { policy: o.policy } : {}),
+      },
+    });
+    this.stopped = new Promise((resolve) => this.actor.subscribe({ complete: () => resolve() }));
+    this.wireEmitted();
+  }
+
+  get log(): Logger {
+    return this.o.log;
+  }
+
+  start(): void {
+    const { bus } = this.o;
+    bus.subscribe(this.s.helloAll, (msg, raw) => this.onHello(msg, raw.subject));
+    bus.subscribe(this.s.eventsAll, (msg, raw) => this.onWorkerEvent(msg, raw.subject));
+    bus.subscribe(this.s.dispatch, (msg) => this.onDispatch(msg));
+    bus.subscribe(this.s.status, (msg) => (msg.type === 'status' ? this.status(msg.id) : undefined));
+    this.actor.start();
+    // Workers that outlived a previous supervisor answer with a hello carrying their sessions.
+    bus.publish(this.s.broadcast, bus.make('supervisor.up', { epoch: this.epoch }));
+  }
+
+  /** A local worker process exited (any code or signal). */
+  workerExited(worker: string, pid: number, code: number | null, signal: string | null): void {
+    this.log.warn({ worker, pid, code, signal }, 'worker process exited');
+    this.actor.send({ type: 'WORKER_EXITED', now: Date.now(), worker, pid, code, signal });
+  }
+
+  /** Stops new dispatch, drains every worker, and resolves `stopped` when all are down. */
+  drain(timeoutMs = this.o.drainTimeoutMs): void {
+    this.actor.send({ type: 'DRAIN', now: Date.now(), timeoutMs });
+  }
+
+  status(ref: string): MessageOf<'status.ok'> {
+    return this.o.bus.make(
+      'status.ok',
+      buildStatus(ref, this.actor.getSnapshot().context, this.o.bus.rejected, this.ledger.rejectionCounts()),
+    );
+  }
+
+  private onHello(msg: Message, subject: string): Reply | undefined {
+    if (msg.type !== 'hello') return undefined;
+    const { bus } = this.o;
+    if (!this.fromMatchesSubject(msg.worker, msg.from, subject, msg.type)) {
+      return bus.make('error', {
+        ref: msg.id,
+        error: {
+          code: 'invalid_message',
+          message: `hello from '${msg.from}' for worker '${msg.worker}' arrived on ${subject}`,
+        },
+      });
+    }
+    const version = negotiateVersion(SUPPORTED_VERSIONS, msg.versions);
+    if (version === null) {
+      const error: ErrorData = {
+        code: 'version_incompatible',
+        message: `worker ${msg.worker} speaks protocol ${msg.versions.min}..${msg.versions.max}; this supervisor speaks ${SUPPORTED_VERSIONS.min}..${SUPPORTED_VERSIONS.max}`,
+        details: {
+          workerMin: msg.versions.min,
+          workerMax: msg.versions.max,
+          supervisorMin: SUPPORTED_VERSIONS.min,
+          supervisorMax: SUPPORTED_VERSIONS.max,
+        },
+      };
+      this.log.error({ worker: msg.worker, err: error }, 'incompatible worker refused');
+      return bus.make('error', { ref: msg.id, error });
+    }
+    const { v, id, ts, from, type, ...body } = msg;
+    this.actor.send({ type: 'WORKER_HELLO', now: Date.now(), ...body });
+    this.log.info(
+      { worker: msg.worker, pid: msg.pid, host: msg.host, epoch: msg.epoch, sessions: msg.sessions.length },
+      'worker said hello',
+    );
+    return bus.make('welcome', {
+      ref: msg.id,
+      version,
+      pool: this.o.pool,
+      supervisorEpoch: this.epoch,
+      heartbeatMs: this.o.heartbeatMs,
+      agents: this.o.registry,
+    });
+  }
+
+  private onWorkerEvent(msg: Message, subject: string): void {
+    if (!('worker' in msg) || typeof msg.worker !== 'string') return;
+    if (!this.fromMatchesSubject(msg.worker, msg.from, subject, msg.type)) return;
+    const now = Date.now();
+    const { v, id, ts, from, type, ...body } = msg as Message & { worker: string };
+    switch (msg.type) {
+      case 'heartbeat':
+        this.actor.send({
+          type: 'HEARTBEAT',
+          now,
+          ...(body as Omit<MessageOf<'heartbeat'>, 'v' | 'id' | 'ts' | 'from' | 'type'>),
+        });
+        break;
+      case 'worker.state':
+        this.actor.send({
+          type: 'WORKER_STATE',
+          now,
+          ...(body as Omit<MessageOf<'worker.state'>, 'v' | 'id' | 'ts' | 'from' | 'type'>),
+        });
+        break;
+      case 'session.state':
+        this.sessionSeq.set(msg.session, Math.max(this.sessionSeq.get(msg.session) ?? 0, msg.seq));
+        this.actor.send({
+          type: 'SESSION_STATE',
+          now,
+          ...(body as Omit<MessageOf<'session.state'>, 'v' | 'id' | 'ts' | 'from' | 'type'>),
+        });
+        break;
+      case 'session.ended':
+        this.actor.send({
+          type: 'SESSION_ENDED',
+          now,
+          ...(body as Omit<MessageOf<'session.ended'>, 'v' | 'id' | 'ts' | 'from' | 'type'>),
+        });
+        break;
+      case 'session.speech':
+        this.ledger.speech(msg.session, msg.kind);
+        break;
+    }
+  }
+
+  private onDispatch(msg: Message): Reply | undefined {
+    if (msg.type !== 'dispatch') return undefined;
+    const { bus } = this.o;
+    let result: DispatchResult | undefined;
+    const sub = this.actor.on('dispatch.result', (r) => {
+      if (r.requestId === msg.id) result = r;
+    });
+    const sessionId = `s${randomUUID().replaceAll('-', '').slice(0, 12)}`;
+    this.pendingTransport.set(sessionId, msg);
+    this.actor.send({
+      type: 'DISPATCH',
+      now: Date.now(),
+      requestId: msg.id,
+      sessionId,
+      ...(msg.agent ? { agent: msg.agent } : {}),
+      ...(msg.job ? { job: msg.job } : {}),
+      ...(msg.explicitOnly !== undefined ? { explicitOnly: msg.explicitOnly } : {}),
+    });
+    sub.unsubscribe();
+    this.pendingTransport.delete(sessionId);
+    if (!result)
+      return bus.make('error', {
+        ref: msg.id,
+        error: { code: 'internal', message: 'the supervisor machine gave no dispatch result' },
+      });
+    if (!result.ok) {
+      this.log.warn({ err: result.error, job: msg.job?.id }, 'dispatch refused');
+      return bus.make('error', { ref: msg.id, error: result.error });
+    }
+    return bus.make('dispatch.ok', {
+      ref: msg.id,
+      session: result.session,
+      worker: result.worker,
+      agent: result.agent,
+      jobId: result.jobId,
+      existing: result.existing,
+    });
+  }
+
+  /** Dispatch requests by pre-generated session id, while the machine places them (synchronously). */
+  private readonly pendingTransport = new Map<string, MessageOf<'dispatch'>>();
+
+  private wireEmitted(): void {
+    const a = this.actor;
+    a.on('session.place', (e) => this.place(e));
+    a.on('session.lost', (e) => {
+      this.log.warn(
+        { session: e.sessionId, worker: e.worker, agent: e.agent, job: e.jobId, err: e.error },
+        'session lost with its worker',
+      );
+      this.ledger.ended(e.sessionId, 'failed', e.error);
+      this.inspectSession(e.sessionId, e.worker, 'failed', 'WORKER_LOST', {
+        agent: e.agent,
+        worker: e.worker,
+        error: `${e.error.code}: ${e.error.message}`,
+      });
+    });
+    a.on('session.ended', (e) => {
+      this.ledger.ended(e.sessionId, e.state, e.error);
+      this.log.info(
+        {
+          session: e.sessionId,
+          worker: e.worker,
+          agent: e.agent,
+          state: e.state,
+          ...(e.error ? { err: e.error } : {}),
+        },
+        `session ${e.state}`,
+      );
+    });
+    a.on(
+      'session.cancel',
+      (e) =>
+        void this.command(
+          e.worker,
+          this.o.bus.make('session.cancel', { session: e.sessionId, reason: e.reason }),
+        ),
+    );
+    a.on('worker.spawn', (e) => {
+      const pid = this.o.spawnWorker(e.worker, e.attempt);
+      this.log.info(
+        { worker: e.worker, pid, attempt: e.attempt, restarts: e.restarts },
+        e.attempt === 0 ? 'worker spawned' : 'worker restarted',
+      );
+    });
+    a.on('worker.kill', (e) => {
+      this.log.warn({ worker: e.worker, pid: e.pid, reason: e.reason }, 'killing worker');
+      this.o.killWorker(e.worker, 'SIGKILL');
+    });
+    a.on(
+      'worker.drain',
+      (e) => void this.command(e.worker, this.o.bus.make('drain', { timeoutMs: e.timeoutMs })),
+    );
+    a.on('worker.given_up', (e) =>
+      this.log.error(
+        { worker: e.worker, restarts: e.restarts, maxRestarts: e.maxRestarts, periodMs: e.periodMs },
+        `worker given up: ${e.reason}`,
+      ),
+    );
+    a.on('worker.fenced', (e) =>
+      this.log.warn({ worker: e.worker, epoch: e.epoch, type: e.messageType }, `fenced: ${e.reason}`),
+    );
+    a.on('pool.health', (e) =>
+      this.log[e.health === 'ok' ? 'info' : 'warn'](
+        { health: e.health, previous: e.previous },
+        `pool ${e.health}`,
+      ),
+    );
+    a.on('supervisor.transition', (e) =>
+      this.inspect({ id: SUPERVISOR_ID, kind: 'supervisor' }, e.from, e.to, e.event, e.seq, {
+        pool: this.o.pool,
+      }),
+    );
+  }
+
+  private async place(e: Emitted<'session.place'>): Promise<void> {
+    const { bus } = this.o;
+    const request = this.pendingTransport.get(e.sessionId);
+    const transport = request?.transport ?? {
+      kind: 'local' as const,
+      input: request?.audio ?? { kind: 'silence' as const, durationMs: 1000 },
+      output: { kind: 'discard' as const },
+    };
+    this.ledger.dispatched(e.sessionId, e.agent, e.job.id);
+    this.log.info(
+      { session: e.sessionId, worker: e.worker, agent: e.agent, job: e.job.id },
+      'session placed',
+    );
+    const start = bus.make('session.start', { session: e.sessionId, agent: e.agent, job: e.job, transport });
+    const error = await this.command(e.worker, start, 2);
+    if (error) this.actor.send({ type: 'PLACE_FAILED', now: Date.now(), sessionId: e.sessionId, error });
+  }
+
+  /** Sends a command to a worker; retries (commands are idempotent by id) and returns the error, if any. */
+  private async command(
+    worker: string,
+    msg: MessageOf<'session.start' | 'session.cancel' | 'drain' | 'shutdown'>,
+    attempts = 1,
+  ): Promise<ErrorData | undefined> {
+    let last: ErrorData | undefined;
+    for (let i = 0; i < attempts; i++) {
+      try {
+        await this.o.bus.request(this.s.workerCmd(worker), msg, COMMAND_TIMEOUT_MS);
+        return undefined;
+      } catch (err) {
+        last = err instanceof RequestFailedError ? err.error : { code: 'internal', message: String(err) };
+        if (last.code !== 'timeout' && last.code !== 'supervisor_unavailable') break;
+      }
+    }
+    this.log.warn({ worker, type: msg.type, err: last }, 'worker command failed');
+    return last;
+  }
+
+  /** Defence in depth: a worker may only speak for itself, on its own subjects. */
+  private fromMatchesSubject(worker: string, from: string, subject: string, type: string): boolean {
+    const owner = parseSubject(subject)?.owner;
+    if (owner === worker && from === worker) return true;
+    this.ledger.rejected('from_mismatch');
+    this.log.warn({ subject, from, worker, type }, 'message refused: sender does not match its subject');
+    return false;
+  }
+
+  /** A session transition the supervisor decided itself (worker lost): one past the worker's last seq. */
+  private inspectSession(
+    session: string,
+    worker: string,
+    to: string,
+    event: string,
+    summary: Record<string, string>,
+  ): void {
+    const seq = (this.sessionSeq.get(session) ?? 0) + 1;
+    this.sessionSeq.set(session, seq);
+    this.inspect({ id: session, kind: 'session', parent: worker }, null, to, event, seq, summary);
+  }
+
+  private inspect(
+    actor: MessageOf<'inspect'>['actor'],
+    from: string | null,
+    to: string,
+    event: string,
+    seq: number,
+    summary: Record<string, string>,
+  ): void {
+    const { bus } = this.o;
+    bus.publish(
+      this.s.inspect(SUPERVISOR_ID),
+      bus.make('inspect', {
+        actor,
+        pool: this.o.pool,
+        host: hostname(),
+        pid: process.pid,
+        fromState: from,
+        toState: to,
+        event,
+        seq,
+        summary,
+      }),
+    );
+  }
+}

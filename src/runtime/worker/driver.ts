@@ -1,0 +1,33 @@
+import type { CloseReason } from '../../actors/session.types.ts';
+import type { AgentSpec, ErrorData, MessageOf } from '../../protocol/index.ts';
+import type { Logger } from '../logger.ts';
+
+/** What a running session reports back while the machine drives it. */
+export interface DriverEvents {
+  /** The transport ended by itself: input finished, participant left, room gone. */
+  transportEnded(reason?: string): void;
+  /** The VAD heard the user start or stop speaking. */
+  speech(e: { kind: 'start' | 'end'; atMs: number; speechCount: number }): void;
+  /** The AgentSession failed after it started. */
+  error(e: ErrorData): void;
+}
+
+/**
+ * The IO of one session, in the phases the session machine invokes. Each phase rejects with
+ * an ErrorData-like `{code, message}` or an Error; `close` is idempotent and always frees.
+ */
+export interface SessionDriver {
+  prewarm(): Promise<void>;
+  connect(attempt: number): Promise<void>;
+  greet(): Promise<void>;
+  close(reason: CloseReason): Promise<void>;
+}
+
+export interface DriverArgs {
+  spec: AgentSpec;
+  start: MessageOf<'session.start'>;
+  events: DriverEvents;
+  log: Logger;
+}
+
+export type DriverFactory = (args: DriverArgs) => SessionDriver;

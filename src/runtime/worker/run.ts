@@ -1,0 +1,84 @@
+import { hostname } from 'node:os';
+import { createLogger } from '../logger.ts';
+import { Bus } from '../nats/bus.ts';
+import { loadSharedVad } from '../voice/vad.ts';
+import { WorkerService } from './service.ts';
+import { createVoiceDriver } from './voice-driver.ts';
+
+export interface WorkerOptions {
+  nats: string;
+  pool: string;
+  id?: string;
+  capacity: number;
+  drainTimeoutMs?: number;
+  /** Local workers: exit (after draining) when the supervisor process that started us is gone. */
+  parentPid?: number;
+  pretty: boolean;
+}
+
+/** Exit codes of a worker process: the supervisor restarts on anything but 0. */
+export const WORKER_EXIT = { stopped: 0, failed: 3 } as const;
+
+/** Runs a worker process until it is drained or shut down; resolves with its exit code. */
+export async function runWorker(opts: WorkerOptions): Promise<number> {
+  const workerId =
+    opts.id ??
+    `${hostname()
+      .replace(/[^A-Za-z0-9_-]/g, '-')
+      .slice(0, 40)}-${process.pid}`;
+  const log = createLogger({ pretty: opts.pretty, base: { pool: opts.pool, worker: workerId } });
+  const bus = await Bus.connect({ url: opts.nats, name: `openrtc-worker-${workerId}`, self: workerId, log });
+  const service = new WorkerService({
+    bus,
+    pool: opts.pool,
+    workerId,
+    capacity: opts.capacity,
+    drainTimeoutMs: opts.drainTimeoutMs ?? 30_000,
+    log,
+    createDriver: createVoiceDriver,
+    prewarm: async () => {
+      const { ms } = await loadSharedVad();
+      log.info({ ms: Math.round(ms) }, 'Silero VAD loaded (shared by every session on this worker)');
+      return { ms };
+    },
+  });
+
+  const onSignal = (signal: NodeJS.Signals) => {
+    log.info({ signal }, 'draining');
+    service.drain();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  let parentWatch: NodeJS.Timeout | undefined;
+  if (opts.parentPid) {
+    const parent = opts.parentPid;
+    parentWatch = setInterval(() => {
+      if (isAlive(parent)) return;
+      log.warn({ parentPid: parent }, 'supervisor process is gone; draining so no orphan runs forever');
+      clearInterval(parentWatch);
+      service.drain();
+    }, 1000);
+    parentWatch.unref();
+  }
+
+  service.start();
+  const output = await service.done;
+  clearInterval(parentWatch);
+  await service.stop();
+  await bus.close();
+  if (output.state === 'failed') {
+    log.error({ failure: output.failure }, 'worker failed');
+    return WORKER_EXIT.failed;
+  }
+  log.info('worker stopped');
+  return WORKER_EXIT.stopped;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}

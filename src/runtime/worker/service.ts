@@ -1,0 +1,365 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { type Actor, createActor, fromPromise } from 'xstate';
+import { workerMachine } from '../../actors/worker.machine.ts';
+import type { Welcome, WorkerOutput } from '../../actors/worker.types.ts';
+import {
+  type AgentSpec,
+  type ErrorData,
+  FINAL_SESSION_STATES,
+  type Message,
+  type MessageOf,
+  type Reply,
+  SUPPORTED_VERSIONS,
+  type Subjects,
+  subjects,
+} from '../../protocol/index.ts';
+import type { Logger } from '../logger.ts';
+import { type Bus, RequestFailedError } from '../nats/bus.ts';
+import type { DriverFactory } from './driver.ts';
+import { HostedSession } from './hosted-session.ts';
+
+export interface WorkerServiceOptions {
+  bus: Bus;
+  pool: string;
+  workerId: string;
+  capacity: number;
+  drainTimeoutMs: number;
+  log: Logger;
+  createDriver: DriverFactory;
+  /** Loads the shared models once (Silero VAD). */
+  prewarm: () => Promise<{ ms: number }>;
+  /** How many ended sessions are remembered, so a repeated session.start is answered the same. */
+  endedMemory?: number;
+}
+
+const HELLO_TIMEOUT_MS = 2000;
+
+/**
+ * A worker process's logic: says hello, prewarms once, hosts sessions on command, reports their
+ * transitions and its full state every heartbeat.
+ */
+export class WorkerService {
+  /** This incarnation: the supervisor ignores messages from an older epoch of the same worker id. */
+  readonly epoch = randomUUID().slice(0, 8);
+  readonly sessions = new Map<string, HostedSession>();
+  private readonly ended = new Map<string, MessageOf<'session.ended'>>();
+  private readonly s: Subjects;
+  private readonly actor: Actor<typeof workerMachine>;
+  private agents = new Map<string, AgentSpec>();
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private heartbeatMs = 1000;
+  private prewarmInfo: MessageOf<'heartbeat'>['prewarm'] = { status: 'pending' };
+  readonly done: Promise<WorkerOutput>;
+
+  constructor(private readonly o: WorkerServiceOptions) {
+    this.s = subjects(o.pool);
+    const machine = workerMachine.provide({
+      actors: {
+        register: fromPromise(() => this.register()),
+        prewarm: fromPromise<unknown, { workerId: string }>(async () => {
+          try {
+            const r = await o.prewarm();
+            this.prewarmInfo = { status: 'ok', ms: r.ms };
+            return r;
+          } catch (err) {
+            this.prewarmInfo = {
+              status: 'failed',
+              error: { code: 'prewarm_failed', message: String((err as Error)?.message ?? err) },
+            };
+            throw err;
+          }
+        }),
+      },
+      actions: {
+        cancelSessions: (_, params: { sessionIds: string[] }) => {
+          for (const id of params.sessionIds) this.sessions.get(id)?.cancel('drain timeout');
+        },
+      },
+    });
+    this.actor = createActor(machine, {
+      id: o.workerId,
+      input: { workerId: o.workerId, capacity: o.capacity, drainTimeoutMs: o.drainTimeoutMs },
+    });
+    this.done = new Promise((resolve) => {
+      this.actor.subscribe({ complete: () => resolve(this.actor.getSnapshot().output as WorkerOutput) });
+    });
+    this.actor.on('worker.transition', (t) => {
+      this.o.log.info(
+        { from: t.from, to: t.to, event: t.event, ...(t.failure ? { failure: t.failure } : {}) },
+        `worker ${t.to}`,
+      );
+      this.inspect(
+        'worker',
+        o.workerId,
+        undefined,
+        t.from,
+        t.to,
+        t.event,
+        t.seq,
+        t.failure ? { error: t.failure.message } : {},
+      );
+      if (
+        t.to === 'ready' ||
+        t.to === 'full' ||
+        t.to === 'draining' ||
+        t.to === 'stopped' ||
+        t.to === 'failed'
+      ) {
+        this.publish(
+          this.o.bus.make('worker.state', {
+            worker: o.workerId,
+            epoch: this.epoch,
+            state: t.to,
+            ...(t.failure ? { reason: { code: t.failure.code, message: t.failure.message } } : {}),
+          }),
+        );
+      }
+      if (t.to === 'ready' && !this.heartbeatTimer) this.startHeartbeat();
+    });
+  }
+
+  get state() {
+    return this.actor.getSnapshot().context.state;
+  }
+
+  /** Subscribes to commands and starts the worker machine. */
+  start(): void {
+    const { bus } = this.o;
+    bus.subscribe(this.s.workerCmd(this.o.workerId), (msg) => this.onCommand(msg));
+    bus.subscribe(this.s.broadcast, (msg) => {
+      // A (re)started supervisor asks everyone to say hello again, so it can re-adopt sessions.
+      if (msg.type === 'supervisor.up' && this.heartbeatTimer) void this.hello().catch(() => {});
+    });
+    this.actor.start();
+    this.actor.send({ type: 'STARTED' });
+  }
+
+  /** Graceful drain: refuse new sessions, let running ones finish up to the timeout. */
+  drain(timeoutMs = this.o.drainTimeoutMs): void {
+    this.actor.send({ type: 'DRAIN', timeoutMs });
+  }
+
+  async stop(): Promise<void> {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = undefined;
+    this.heartbeat();
+  }
+
+  private async register(): Promise<Welcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.hello();
+      } catch (err) {
+        if (
+          err instanceof RequestFailedError &&
+          (err.error.code === 'timeout' || err.error.code === 'supervisor_unavailable')
+        ) {
+          if (attempt === 1 || attempt % 10 === 0)
+            this.o.log.warn({ attempt }, `waiting for a supervisor: ${err.error.message}`);
+          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
+          continue;
+        }
+        throw err instanceof RequestFailedError ? err.error : err;
+      }
+    }
+  }
+
+  private async hello(): Promise<Welcome> {
+    const { bus, workerId } = this.o;
+    const reply = await bus.request(
+      this.s.hello(workerId),
+      bus.make('hello', {
+        worker: workerId,
+        epoch: this.epoch,
+        pid: process.pid,
+        host: hostname(),
+        capacity: this.o.capacity,
+        versions: { ...SUPPORTED_VERSIONS },
+        sessions: [...this.sessions.values()].map((h) => h.summary()),
+      }),
+      HELLO_TIMEOUT_MS,
+    );
+    if (reply.type !== 'welcome') throw { code: 'internal', message: `expected welcome, got ${reply.type}` };
+    this.agents = new Map(reply.agents.map((a) => [a.name, a]));
+    this.heartbeatMs = reply.heartbeatMs;
+    return { version: reply.version, agents: reply.agents, heartbeatMs: reply.heartbeatMs };
+  }
+
+  private onCommand(msg: Message): Reply | undefined {
+    const { bus } = this.o;
+    switch (msg.type) {
+      case 'session.start':
+        return this.startSession(msg);
+      case 'session.cancel': {
+        const hosted = this.sessions.get(msg.session);
+        if (hosted) hosted.cancel(msg.reason ?? 'cancelled');
+        else if (!this.ended.has(msg.session))
+          return this.error(msg.id, {
+            code: 'unknown_session',
+            message: `no session '${msg.session}' on worker ${this.o.workerId}`,
+          });
+        return bus.make('ack', { ref: msg.id });
+      }
+      case 'drain':
+        this.drain(msg.timeoutMs);
+        return bus.make('ack', { ref: msg.id });
+      case 'shutdown':
+        for (const h of this.sessions.values()) h.cancel(`shutdown: ${msg.reason}`);
+        this.drain(0);
+        return bus.make('ack', { ref: msg.id });
+      default:
+        return undefined;
+    }
+  }
+
+  private startSession(msg: MessageOf<'session.start'>): Reply {
+    const { bus, log } = this.o;
+    // Idempotent by session id: a retried start gets the same answer and starts nothing.
+    const existing = this.sessions.get(msg.session);
+    if (existing) return bus.make('ack', { ref: msg.id, detail: { existing: true, state: existing.state } });
+    const ended = this.ended.get(msg.session);
+    if (ended) return bus.make('ack', { ref: msg.id, detail: { existing: true, outcome: ended.outcome } });
+    const spec = this.agents.get(msg.agent);
+    if (!spec)
+      return this.error(msg.id, {
+        code: 'unknown_agent',
+        message: `worker ${this.o.workerId} has no agent '${msg.agent}'`,
+      });
+    let refused: ErrorData | undefined;
+    const sub = this.actor.on('session.refused', (e) => {
+      if (e.sessionId === msg.session) refused = e.error;
+    });
+    this.actor.send({ type: 'SESSION_ADMIT', sessionId: msg.session });
+    sub.unsubscribe();
+    if (refused) return this.error(msg.id, refused);
+    const hosted = new HostedSession(msg, {
+      worker: this.o.workerId,
+      spec,
+      createDriver: this.o.createDriver,
+      log: log.child({ session: msg.session, agent: msg.agent, job: msg.job.id }),
+      callbacks: {
+        transition: (t, h) => this.onTransition(t, h),
+        speech: (e, h) => {
+          h.log.info(
+            { kind: e.kind, atMs: Math.round(e.atMs), speechCount: e.speechCount },
+            `user speech ${e.kind}`,
+          );
+          this.publish(
+            bus.make('session.speech', { session: h.id, worker: this.o.workerId, epoch: this.epoch, ...e }),
+          );
+        },
+      },
+    });
+    this.sessions.set(msg.session, hosted);
+    hosted.run();
+    return bus.make('ack', { ref: msg.id });
+  }
+
+  private onTransition(t: import('../../actors/session.types.ts').SessionTransition, h: HostedSession): void {
+    const { bus, workerId } = this.o;
+    h.log.info(
+      { from: t.from, to: t.to, seq: t.seq, event: t.event, ...(t.failure ? { failure: t.failure } : {}) },
+      `session ${t.to}`,
+    );
+    const detail = t.failure
+      ? { code: t.failure.code, message: t.failure.message, phase: t.failure.phase }
+      : undefined;
+    this.publish(
+      bus.make('session.state', {
+        session: h.id,
+        worker: workerId,
+        epoch: this.epoch,
+        state: t.to,
+        seq: t.seq,
+        ...(detail ? { detail } : {}),
+      }),
+    );
+    this.inspect('session', h.id, workerId, t.from, t.to, t.event, t.seq, {
+      agent: h.agent,
+      room: h.room,
+      worker: workerId,
+      ...(t.failure ? { error: `${t.failure.code}: ${t.failure.message}` } : {}),
+    });
+    if (!(FINAL_SESSION_STATES as readonly string[]).includes(t.to)) return;
+    const outcome = t.to === 'closed' ? 'success' : t.to === 'cancelled' ? 'cancelled' : 'failed';
+    const ended = bus.make('session.ended', {
+      session: h.id,
+      worker: workerId,
+      epoch: this.epoch,
+      seq: t.seq,
+      outcome,
+      ...(t.failure
+        ? { phase: t.failure.phase, error: { code: t.failure.code, message: t.failure.message } }
+        : {}),
+    });
+    this.publish(ended);
+    this.sessions.delete(h.id);
+    this.ended.set(h.id, ended);
+    const memory = this.o.endedMemory ?? 1000;
+    for (const key of this.ended.keys()) {
+      if (this.ended.size <= memory) break;
+      this.ended.delete(key);
+    }
+    this.actor.send({ type: 'SESSION_FINISHED', sessionId: h.id });
+  }
+
+  private heartbeat(): void {
+    const { bus, workerId } = this.o;
+    const snap = this.actor.getSnapshot().context;
+    this.publish(
+      bus.make('heartbeat', {
+        worker: workerId,
+        epoch: this.epoch,
+        state: snap.state ?? 'starting',
+        active: this.sessions.size,
+        capacity: this.o.capacity,
+        rssBytes: process.memoryUsage.rss(),
+        prewarm: this.prewarmInfo,
+        sessions: [...this.sessions.values()].map((h) => h.summary()),
+        rejected: { ...bus.rejected } as Record<string, number>,
+      }),
+    );
+  }
+
+  private startHeartbeat(): void {
+    this.heartbeat();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
+    this.heartbeatTimer.unref();
+  }
+
+  private inspect(
+    kind: 'worker' | 'session',
+    id: string,
+    parent: string | undefined,
+    from: string | null,
+    to: string,
+    event: string,
+    seq: number,
+    summary: Record<string, string>,
+  ): void {
+    const { bus, workerId, pool } = this.o;
+    bus.publish(
+      this.s.inspect(workerId),
+      bus.make('inspect', {
+        actor: { id, kind, ...(parent ? { parent } : {}) },
+        pool,
+        host: hostname(),
+        pid: process.pid,
+        fromState: from,
+        toState: to,
+        event,
+        seq,
+        summary,
+      }),
+    );
+  }
+
+  private publish(msg: Message): void {
+    this.o.bus.publish(this.s.events(this.o.workerId), msg);
+  }
+
+  private error(ref: string, error: ErrorData): Reply {
+    return this.o.bus.make('error', { ref, error });
+  }
+}
