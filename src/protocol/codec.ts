@@ -55,7 +55,11 @@ export function encode(msg: Message, opts: CodecOptions = {}): Uint8Array {
       { messageType, path: notPlain.path },
     );
   }
-  const schema = messageType ? (MESSAGE_SCHEMAS as Record<string, z.ZodType>)[messageType] : undefined;
+  // Own keys only: `constructor` or `toString` are not message types.
+  const schema =
+    messageType && Object.hasOwn(MESSAGE_SCHEMAS, messageType)
+      ? (MESSAGE_SCHEMAS as Record<string, z.ZodType>)[messageType]
+      : undefined;
   if (!schema) {
     throw new ProtocolError('unknown_type', `cannot encode: unknown message type '${String(messageType)}'`, {
       messageType,
@@ -117,11 +121,15 @@ function decodeUnsafe(data: Uint8Array | string, subject: string, opts: CodecOpt
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return reject('invalid_fields', `${subject}: expected a JSON object`, { subject, path: '(root)' });
   }
-  if (typeof type !== 'string' || !(type in MESSAGE_SCHEMAS)) {
-    return reject('unknown_type', `${subject}: unknown message type ${JSON.stringify(type)?.slice(0, 80)}`, {
-      subject,
-      path: 'type',
-    });
+  if (typeof type !== 'string' || !Object.hasOwn(MESSAGE_SCHEMAS, type)) {
+    // Never stringify the whole value: it may be huge or nested deep enough to overflow the stack.
+    const what =
+      typeof type === 'string'
+        ? `unknown message type ${JSON.stringify(type.slice(0, 80))}`
+        : type === undefined
+          ? 'message has no type'
+          : `type must be a string, not ${Array.isArray(type) ? 'an array' : type === null ? 'null' : `a ${typeof type}`}`;
+    return reject('unknown_type', `${subject}: ${what}`, { subject, path: 'type' });
   }
   const messageType = type as MessageType;
   if (!ALLOWED_TYPES[parsedSubject.kind].includes(messageType)) {

@@ -201,6 +201,21 @@ describe('decode never throws and says what, where and on which subject', () => 
     expect(err).toMatchObject({ reason: 'unknown_type', context: { subject: events, path: 'type' } });
   });
 
+  it('rejects names inherited from Object as unknown types, on decode and encode', () => {
+    for (const type of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const data = `{"v":1,"id":"x","ts":1,"from":"a","type":${JSON.stringify(type)}}`;
+      expect(decodeError(data, events)).toMatchObject({ reason: 'unknown_type', context: { path: 'type' } });
+      expect(encodeError(JSON.parse(data)).reason).toBe('unknown_type');
+    }
+  });
+
+  it('describes a non-string type without serializing it', () => {
+    const deep = `${'['.repeat(50_000)}1${']'.repeat(50_000)}`;
+    const err = decodeError(`{"v":1,"type":${deep}}`, events);
+    expect(err).toMatchObject({ reason: 'unknown_type', context: { path: 'type' } });
+    expect(err.message).toMatch(/type must be a string, not an array/);
+  });
+
   it('rejects a missing type at path type', () => {
     const { type: _type, ...rest } = sessionState();
     expect(decodeError(text(rest), events)).toMatchObject({
