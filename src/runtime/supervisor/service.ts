@@ -50,6 +50,8 @@ export class SupervisorService {
   readonly actor: Actor<typeof supervisorMachine>;
   private readonly s: Subjects;
   private sessionSeq = new Map<string, number>();
+  /** Each worker's own rejection counters, from its latest heartbeat. */
+  private readonly workerRejected = new Map<string, Record<string, number>>();
   readonly stopped: Promise<void>;
 
   constructor(private readonly o: SupervisorServiceOptions) {
@@ -99,7 +101,13 @@ export class SupervisorService {
   status(ref: string): MessageOf<'status.ok'> {
     return this.o.bus.make(
       'status.ok',
-      buildStatus(ref, this.actor.getSnapshot().context, this.o.bus.rejected, this.ledger.rejectionCounts()),
+      buildStatus(
+        ref,
+        this.actor.getSnapshot().context,
+        this.o.bus.rejected,
+        this.ledger.rejectionCounts(),
+        ...this.workerRejected.values(),
+      ),
     );
   }
 
@@ -153,6 +161,7 @@ export class SupervisorService {
     const { v, id, ts, from, type, ...body } = msg as Message & { worker: string };
     switch (msg.type) {
       case 'heartbeat':
+        if (msg.rejected) this.workerRejected.set(msg.worker, msg.rejected);
         this.actor.send({
           type: 'HEARTBEAT',
           now,

@@ -1,0 +1,62 @@
+import { fileURLToPath } from 'node:url';
+import { PoolClient } from '../../src/runtime/client.ts';
+import { type PoolHandle, type PoolOptions, startPool } from '../../src/runtime/pool.ts';
+import { captureLog } from './log.ts';
+import { waitFor } from './wait.ts';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const EXAMPLE_AGENTS = `${ROOT}examples/agents`;
+export const AUDIO = {
+  restaurant: `${ROOT}assets/audio/restaurant.wav`,
+  dental: `${ROOT}assets/audio/dental.wav`,
+};
+
+export interface TestPool {
+  pool: PoolHandle;
+  client: PoolClient;
+  lines: Record<string, unknown>[];
+  stop(): Promise<void>;
+}
+
+/** A real pool: the supervisor in this process, real worker processes, a real nats-server. */
+export async function startTestPool(nats: string, opts: Partial<PoolOptions> = {}): Promise<TestPool> {
+  const name = opts.pool ?? `t${Math.random().toString(36).slice(2, 8)}`;
+  const { log, lines } = captureLog({ pool: name });
+  const pool = await startPool({
+    agentsDir: EXAMPLE_AGENTS,
+    nats,
+    pool: name,
+    workers: 2,
+    capacity: 10,
+    drainTimeoutMs: 5000,
+    heartbeatMs: 250,
+    pretty: false,
+    log,
+    workerEnv: { OPENRTC_LOG_LEVEL: process.env.OPENRTC_TEST_WORKER_LOG ?? 'warn' },
+    ...opts,
+  });
+  const client = await PoolClient.connect({ url: nats, pool: name, log });
+  return {
+    pool,
+    client,
+    lines,
+    async stop() {
+      await client.close();
+      await pool.stop();
+    },
+  };
+}
+
+/** Waits until `n` workers report `ready`; returns them. */
+export async function readyWorkers(client: PoolClient, n: number, timeoutMs = 30_000) {
+  return waitFor(
+    `${n} ready workers`,
+    async () => {
+      const s = await client.status(1000);
+      const ready = s.workers.filter((w) => w.state === 'ready');
+      return ready.length >= n ? ready : undefined;
+    },
+    timeoutMs,
+    100,
+  );
+}
