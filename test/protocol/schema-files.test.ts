@@ -10,7 +10,7 @@ import {
   schemaFiles,
   writeSchemaDir,
 } from '../../scripts/protocol-schema.ts';
-import { DIRECTIONS, MESSAGE_TYPES } from '../../src/protocol/index.ts';
+import { ALLOWED_TYPES, DIRECTION_OF, DIRECTIONS, MESSAGE_TYPES } from '../../src/protocol/index.ts';
 
 describe('docs/protocol/schema', () => {
   it('is up to date with the zod catalogue (run `npm run protocol:schema` if not)', () => {
@@ -116,6 +116,36 @@ describe('npm run protocol:schema -- --check', () => {
       expect(log).toHaveBeenCalledWith(expect.stringMatching(/is up to date \(\d+ files\)/));
     } finally {
       log.mockRestore();
+    }
+  });
+});
+
+describe('docs/protocol/README.md stays true to the code', () => {
+  const readme = readFileSync(new URL('../../docs/protocol/README.md', import.meta.url), 'utf8');
+  // Table rows as trimmed cells (Biome pads the tables).
+  const rows = readme
+    .split('\n')
+    .filter((l) => l.startsWith('|'))
+    .map((l) => l.split('|').map((c) => c.trim()));
+
+  it('has a row in the message table for every message type, with its direction', () => {
+    for (const type of MESSAGE_TYPES) {
+      const row = rows.find((r) => r[1] === `\`${type}\`` && r.length >= 7);
+      expect(row, `no row for ${type}`).toBeDefined();
+      expect(row?.[2]).toBe(DIRECTION_OF[type]);
+    }
+  });
+
+  it('lists, for every kind of subject, exactly the types decode accepts on it', () => {
+    for (const [kind, types] of Object.entries(ALLOWED_TYPES)) {
+      const row = rows.find((r) => r[2] === `\`${kind}\``);
+      expect(row, `no subject row for ${kind}`).toBeDefined();
+      // The accepted types, before any '(→ replies)' note.
+      const accepted = (row?.[5] ?? '')
+        .split('(')[0]
+        ?.match(/`[a-z.]+`/g)
+        ?.map((t) => t.slice(1, -1));
+      expect(new Set(accepted)).toEqual(new Set(types));
     }
   });
 });

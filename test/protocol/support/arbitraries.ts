@@ -21,11 +21,14 @@ const UNIT = fc.oneof(
   { weight: 2, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) },
   { weight: 1, arbitrary: fc.constantFrom('\ud800', '\udfff', '"', '\\', '\u2028', '\u0000') },
 );
-// `__proto__` keys are refused by encode (JSON readers drop them): tested in codec.test.ts.
-const KEY = fc.oneof(
-  { weight: 6, arbitrary: fc.string({ unit: UNIT, maxLength: 12 }) },
-  { weight: 1, arbitrary: fc.constantFrom('constructor', 'toString', 'hasOwnProperty', '', 'type') },
-);
+// fast-check slips `__proto__` into generated strings on purpose; encode refuses such keys (JSON
+// readers drop them), which codec.test.ts covers, so valid messages leave them out.
+const KEY = fc
+  .oneof(
+    { weight: 6, arbitrary: fc.string({ unit: UNIT, maxLength: 12 }) },
+    { weight: 1, arbitrary: fc.constantFrom('constructor', 'toString', 'hasOwnProperty', '', 'type') },
+  )
+  .filter((k) => k !== '__proto__');
 const MAX_JSON_DEPTH = 3;
 
 /** Arbitrary valid messages of one type, as plain data. */
