@@ -1,34 +1,29 @@
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
-import type { ErrorData, SessionPhase, SessionState } from '../protocol/index.ts';
+import type { ErrorData, SessionState } from '../protocol/index.ts';
 import { nextRandom, seedFrom } from './backoff.ts';
 import { asErrorData, notProvided } from './errors.ts';
 import { connectBackoff } from './session.limits.ts';
+import {
+  asFailure,
+  closeFailed,
+  closeTimedOut,
+  connectTimedOut,
+  greetFailed,
+  greetTimedOut,
+  PHASE_OF,
+  type Problem,
+} from './session.problems.ts';
 import type {
   CloseReason,
   SessionContext,
   SessionEmitted,
   SessionEvent,
-  SessionFailure,
   SessionInput,
   SessionOutput,
 } from './session.types.ts';
 
 export * from './session.limits.ts';
 export type * from './session.types.ts';
-
-type Problem = { phase: SessionPhase; error: ErrorData };
-const asFailure = ({ phase, error }: Problem): SessionFailure => ({
-  phase,
-  code: error.code,
-  message: error.message,
-});
-
-const PHASE_OF: Partial<Record<SessionState, SessionPhase>> = {
-  prewarming: 'prewarm',
-  connecting: 'connect',
-  greeting: 'greet',
-  active: 'active',
-};
 
 export const sessionMachine = setup({
   types: {} as {
@@ -337,36 +332,3 @@ export const sessionMachine = setup({
 });
 
 export type SessionMachine = typeof sessionMachine;
-
-function connectTimedOut(context: SessionContext): ErrorData {
-  const { attempt, limits } = context;
-  return {
-    code: 'connect_timeout',
-    message: `connect attempt ${attempt} of ${limits.connectAttempts} timed out after ${limits.connectMs} ms`,
-  };
-}
-
-function greetFailed({ event }: { event: { error: unknown } }): Problem {
-  return {
-    phase: 'greet',
-    error: { code: 'greet_failed', message: asErrorData(event.error, 'greet_failed').message },
-  };
-}
-
-function greetTimedOut({ context }: { context: SessionContext }): Problem {
-  return {
-    phase: 'greet',
-    error: { code: 'greet_timeout', message: `greeting took longer than ${context.limits.greetMs} ms` },
-  };
-}
-
-function closeFailed({ event }: { event: { error: unknown } }): Problem {
-  return { phase: 'close', error: asErrorData(event.error, 'session_error') };
-}
-
-function closeTimedOut({ context }: { context: SessionContext }): Problem {
-  return {
-    phase: 'close',
-    error: { code: 'close_timeout', message: `closing took longer than ${context.limits.closeMs} ms` },
-  };
-}
