@@ -1,0 +1,271 @@
+import type { ErrorData, Outcome, SessionState, SessionSummary } from '../protocol/index.ts';
+import { placeSession } from './placement.ts';
+import {
+  advance,
+  type Draft,
+  emit,
+  endSession,
+  FINAL_STATES,
+  liveSessionsOn,
+  patchSession,
+  reject,
+} from './pool.ts';
+import { routeJob } from './routing.ts';
+import type { SupervisorEvent } from './supervisor.types.ts';
+
+type EventOf<T extends SupervisorEvent['type']> = Extract<SupervisorEvent, { type: T }>;
+
+const OUTCOME_STATE: Record<Outcome, SessionState> = {
+  success: 'closed',
+  failed: 'failed',
+  cancelled: 'cancelled',
+};
+
+/**
+ * Routes, places and records a dispatch. The answer is always emitted as `dispatch.result`;
+ * a new session also emits `session.place`. A job id seen before returns its session (existing).
+ */
+export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
+  advance(d, e.now);
+  const fail = (error: ErrorData) =>
+    emit(d, { type: 'dispatch.result', requestId: e.requestId, ok: false, error });
+  const jobId = e.job?.id ?? e.requestId;
+  const known = d.ctx.jobs[jobId];
+  const existing = known === undefined ? undefined : d.ctx.sessions[known];
+  if (existing) {
+    emit(d, {
+      type: 'dispatch.result',
+      requestId: e.requestId,
+      ok: true,
+      session: existing.session,
+      worker: existing.worker,
+      agent: existing.agent,
+      jobId,
+      existing: true,
+    });
+    return;
+  }
+  if (d.ctx.state !== 'running') {
+    fail({ code: 'draining', message: `pool ${d.ctx.pool} is draining and takes no new sessions` });
+    return;
+  }
+  if (d.ctx.sessions[e.sessionId]) {
+    fail({ code: 'duplicate_session', message: `session id ${e.sessionId} is already in use` });
+    return;
+  }
+  const route = routeJob(d.ctx.registry, {
+    agent: e.agent ?? null,
+    job: e.job ?? null,
+    explicitOnly: e.explicitOnly ?? false,
+  });
+  if (!route.ok) {
+    fail(route.error);
+    return;
+  }
+  const placed = placeSession(
+    Object.values(d.ctx.workers).map((w) => ({
+      id: w.id,
+      state: w.state,
+      available: w.epoch !== null && (w.supervision === 'up' || w.supervision === 'remote'),
+      capacity: w.capacity,
+      active: w.active,
+    })),
+  );
+  if (!placed.ok) {
+    fail(placed.error);
+    return;
+  }
+
+  const agent = route.agent.name;
+  const room = e.job?.room ?? `${agent}-${e.sessionId}`;
+  d.ctx.sessions[e.sessionId] = {
+    session: e.sessionId,
+    agent,
+    worker: placed.worker,
+    jobId,
+    room,
+    state: 'prewarming',
+    seq: 0,
+    createdAt: d.ctx.now,
+    since: d.ctx.now,
+    confirmed: false,
+    reported: false,
+  };
+  d.ctx.jobs[jobId] = e.sessionId;
+  emit(d, {
+    type: 'dispatch.result',
+    requestId: e.requestId,
+    ok: true,
+    session: e.sessionId,
+    worker: placed.worker,
+    agent,
+    jobId,
+    existing: false,
+  });
+  const { metadata, roomMetadata } = e.job ?? {};
+  emit(d, {
+    type: 'session.place',
+    requestId: e.requestId,
+    sessionId: e.sessionId,
+    worker: placed.worker,
+    agent,
+    job: {
+      id: jobId,
+      room,
+      ...(metadata !== undefined ? { metadata } : {}),
+      ...(roomMetadata !== undefined ? { roomMetadata } : {}),
+    },
+  });
+}
+
+/** The runtime could not start a placed session on its worker. */
+export function onPlaceFailed(d: Draft, e: EventOf<'PLACE_FAILED'>): void {
+  advance(d, e.now);
+  const s = d.ctx.sessions[e.sessionId];
+  if (!s || s.reported) {
+    reject(d, 'unknown_session');
+    return;
+  }
+  endSession(d, e.sessionId, 'failed', e.error, 'ended');
+}
+
+/** A session transition from its worker (already fenced by epoch): newer seq wins. */
+export function onSessionState(d: Draft, e: EventOf<'SESSION_STATE'>): void {
+  const s = d.ctx.sessions[e.session];
+  if (!s) {
+    reject(d, 'unknown_session');
+    return;
+  }
+  if (s.worker !== e.worker) {
+    reject(d, 'wrong_worker');
+    return;
+  }
+  if (s.reported) {
+    cancelIfRunning(d, e.session, e.worker, e.state);
+    return;
+  }
+  if (e.seq <= s.seq) {
+    reject(d, 'stale_seq');
+    return;
+  }
+  patchSession(d, e.session, { state: e.state, seq: e.seq, since: d.ctx.now, confirmed: true });
+}
+
+/** The end of a session, with its outcome and error (already fenced by epoch). */
+export function onSessionEnded(d: Draft, e: EventOf<'SESSION_ENDED'>): void {
+  const s = d.ctx.sessions[e.session];
+  if (!s) {
+    reject(d, 'unknown_session');
+    return;
+  }
+  if (s.worker !== e.worker) {
+    reject(d, 'wrong_worker');
+    return;
+  }
+  if (s.reported) {
+    reject(d, 'duplicate');
+    return;
+  }
+  if (e.seq < s.seq) {
+    reject(d, 'stale_seq');
+    return;
+  }
+  patchSession(d, e.session, { seq: e.seq, confirmed: true });
+  endSession(d, e.session, OUTCOME_STATE[e.outcome], e.error, 'ended');
+}
+
+/**
+ * Reconciles the sessions a worker reports (hello or heartbeat) with the pool's view.
+ * - a reported session that is newer (seq) updates the view; an unknown one is adopted;
+ * - a session already reported ended but still running there gets a `session.cancel`;
+ * - with `absentEnds` (heartbeats), a live session the worker no longer lists has ended: if the
+ *   worker had confirmed it, its end event was lost; if it never did, it gets until
+ *   placementGraceMs after placement (supervisor clock) to show up, so a just-placed session is
+ *   never mistaken for a lost one.
+ */
+export function reconcileSessions(
+  d: Draft,
+  worker: string,
+  reported: readonly SessionSummary[],
+  absentEnds: boolean,
+): void {
+  const listed = new Set<string>();
+  for (const r of reported) {
+    listed.add(r.session);
+    const s = d.ctx.sessions[r.session];
+    if (!s) {
+      adopt(d, worker, r);
+      continue;
+    }
+    if (s.worker !== worker) {
+      reject(d, 'wrong_worker');
+      continue;
+    }
+    if (s.reported) {
+      cancelIfRunning(d, r.session, worker, r.state);
+      continue;
+    }
+    if (r.seq > s.seq)
+      patchSession(d, r.session, { state: r.state, seq: r.seq, since: d.ctx.now, confirmed: true });
+    else if (!s.confirmed) patchSession(d, r.session, { confirmed: true });
+  }
+  if (!absentEnds) return;
+  for (const id of liveSessionsOn(d, worker)) {
+    if (listed.has(id)) continue;
+    const s = d.ctx.sessions[id];
+    if (!s) continue;
+    if (s.confirmed) {
+      endSession(
+        d,
+        id,
+        'failed',
+        {
+          code: 'unknown_session',
+          message: `worker ${worker} stopped reporting session ${id} before its end arrived; the outcome is unknown`,
+        },
+        'ended',
+      );
+    } else if (d.ctx.now - s.createdAt > d.ctx.placementGraceMs) {
+      endSession(
+        d,
+        id,
+        'failed',
+        {
+          code: 'unknown_session',
+          message: `worker ${worker} never reported session ${id} within ${d.ctx.placementGraceMs} ms of placement`,
+        },
+        'ended',
+      );
+    }
+  }
+}
+
+/** A session the pool did not know (the supervisor restarted): take it into the pool state. */
+function adopt(d: Draft, worker: string, r: SessionSummary): void {
+  d.ctx.sessions[r.session] = {
+    session: r.session,
+    agent: r.agent,
+    worker,
+    jobId: r.jobId,
+    room: '',
+    state: r.state,
+    seq: r.seq,
+    createdAt: d.ctx.now,
+    since: d.ctx.now,
+    confirmed: true,
+    reported: false,
+  };
+  if (d.ctx.jobs[r.jobId] === undefined) d.ctx.jobs[r.jobId] = r.session;
+  if (FINAL_STATES.has(r.state)) endSession(d, r.session, r.state, undefined, 'ended');
+}
+
+function cancelIfRunning(d: Draft, session: string, worker: string, state: SessionState): void {
+  const s = d.ctx.sessions[session];
+  if (!s?.reported || FINAL_STATES.has(state)) return;
+  emit(d, {
+    type: 'session.cancel',
+    sessionId: session,
+    worker,
+    reason: `session ${session} was already reported ${s.state}`,
+  });
+}

@@ -1,0 +1,248 @@
+import { nextRandom } from './backoff.ts';
+import { advance, type Draft, emit, endSession, liveSessionsOn, patchWorker, reject } from './pool.ts';
+import { reconcileSessions } from './pool-sessions.ts';
+import {
+  backoffDelay,
+  isNormalExit,
+  recordRestart,
+  shouldRestart,
+  type WorkerExit,
+} from './restart-policy.ts';
+import type { SupervisorEvent, WorkerView } from './supervisor.types.ts';
+
+type EventOf<T extends SupervisorEvent['type']> = Extract<SupervisorEvent, { type: T }>;
+
+/** A fresh view of a local worker that is about to be spawned. */
+export function localWorker(id: string, capacity: number, now: number): WorkerView {
+  return {
+    id,
+    epoch: null,
+    pid: null,
+    host: null,
+    state: 'starting',
+    supervision: 'up',
+    local: true,
+    capacity,
+    active: 0,
+    rssBytes: 0,
+    prewarmMs: null,
+    restarts: 0,
+    restartHistory: [],
+    lastSeen: null,
+    since: now,
+  };
+}
+
+/**
+ * Accepts a message only from the live incarnation of a known worker. Messages from an unknown
+ * worker or from another epoch (a dead process, or one declared lost) are counted and reported
+ * as `worker.fenced`, never applied.
+ */
+export function fence(d: Draft, messageType: string, worker: string, epoch: string): boolean {
+  const w = d.ctx.workers[worker];
+  const reason = !w ? 'unknown_worker' : w.epoch !== epoch ? 'stale_epoch' : null;
+  if (reason === null) {
+    patchWorker(d, worker, { lastSeen: d.ctx.now });
+    return true;
+  }
+  reject(d, reason);
+  emit(d, { type: 'worker.fenced', worker, epoch, messageType, reason });
+  return false;
+}
+
+/** A worker says hello: a new incarnation. Its listed sessions are re-adopted; others of an older incarnation are lost. */
+export function onHello(d: Draft, e: EventOf<'WORKER_HELLO'>): void {
+  advance(d, e.now);
+  const prev = d.ctx.workers[e.worker];
+  if (prev?.epoch && prev.epoch !== e.epoch) {
+    const carried = new Set(e.sessions.map((s) => s.session));
+    for (const id of liveSessionsOn(d, e.worker)) {
+      if (carried.has(id)) continue;
+      endSession(
+        d,
+        id,
+        'failed',
+        {
+          code: 'worker_lost',
+          message: `worker ${e.worker} restarted (epoch ${prev.epoch} → ${e.epoch}) without session ${id}`,
+        },
+        'lost',
+      );
+    }
+  }
+  if (prev?.supervision === 'restarting') d.effects.push({ kind: 'cancelRespawn', worker: e.worker });
+  const local = prev?.local ?? false;
+  d.ctx.workers[e.worker] = {
+    ...(prev ?? localWorker(e.worker, e.capacity, d.ctx.now)),
+    epoch: e.epoch,
+    pid: e.pid,
+    host: e.host,
+    state: 'registering',
+    supervision: local ? 'up' : 'remote',
+    local,
+    capacity: e.capacity,
+    prewarmMs: null,
+    lastSeen: d.ctx.now,
+    since: d.ctx.now,
+  };
+  reconcileSessions(d, e.worker, e.sessions, false);
+  if (d.ctx.state === 'draining')
+    emit(d, { type: 'worker.drain', worker: e.worker, timeoutMs: d.ctx.drainTimeoutMs });
+}
+
+export function onHeartbeat(d: Draft, e: EventOf<'HEARTBEAT'>): void {
+  advance(d, e.now);
+  if (!fence(d, 'heartbeat', e.worker, e.epoch)) return;
+  const w = d.ctx.workers[e.worker] as WorkerView;
+  patchWorker(d, e.worker, {
+    state: e.state,
+    capacity: e.capacity,
+    rssBytes: e.rssBytes,
+    prewarmMs: e.prewarm.ms ?? w.prewarmMs,
+  });
+  reconcileSessions(d, e.worker, e.sessions, true);
+}
+
+export function onWorkerState(d: Draft, e: EventOf<'WORKER_STATE'>): void {
+  advance(d, e.now);
+  if (fence(d, 'worker.state', e.worker, e.epoch)) patchWorker(d, e.worker, { state: e.state });
+}
+
+/** A local worker process exited. Exits of an incarnation already given up on are ignored. */
+export function onWorkerExited(d: Draft, e: EventOf<'WORKER_EXITED'>): void {
+  advance(d, e.now);
+  const w = d.ctx.workers[e.worker];
+  if (!w?.local) {
+    reject(d, 'unknown_worker');
+    return;
+  }
+  if (w.supervision !== 'up' || (e.pid != null && w.pid !== null && e.pid !== w.pid)) {
+    reject(d, 'stale_exit');
+    return;
+  }
+  const how = e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`;
+  loseWorker(d, e.worker, { code: e.code, signal: e.signal, reason: 'exit' }, `worker ${e.worker} ${how}`);
+}
+
+/** The periodic loss check: missed heartbeats, or a spawned worker that never said hello. */
+export function onTick(d: Draft): void {
+  d.ctx.clock += d.ctx.heartbeatMs;
+  advance(d, d.ctx.clock);
+  const { now, heartbeatMs, missedHeartbeats, helloTimeoutMs } = d.ctx;
+  for (const w of Object.values(d.ctx.workers)) {
+    const silentFor = w.lastSeen === null ? 0 : now - w.lastSeen;
+    if (
+      w.epoch !== null &&
+      w.state !== 'stopped' &&
+      w.state !== 'failed' &&
+      silentFor > heartbeatMs * missedHeartbeats
+    ) {
+      const why = `worker ${w.id} missed ${missedHeartbeats} heartbeats (silent for ${silentFor} ms)`;
+      if (w.local) emit(d, { type: 'worker.kill', worker: w.id, pid: w.pid, reason: why });
+      loseWorker(d, w.id, { code: null, signal: null, reason: 'heartbeat' }, why);
+    } else if (w.local && w.supervision === 'up' && w.epoch === null && now - w.since > helloTimeoutMs) {
+      const why = `worker ${w.id} did not say hello within ${helloTimeoutMs} ms of starting`;
+      emit(d, { type: 'worker.kill', worker: w.id, pid: w.pid, reason: why });
+      loseWorker(d, w.id, { code: null, signal: null, reason: 'hello_timeout' }, why);
+    }
+  }
+}
+
+/**
+ * A worker is gone: its live sessions are lost (`session.lost`, code worker_lost), then the
+ * restart policy decides: restart after a backoff, stop, or give up (pool degraded).
+ */
+export function loseWorker(d: Draft, id: string, exit: WorkerExit, why: string): void {
+  for (const s of liveSessionsOn(d, id)) {
+    endSession(
+      d,
+      s,
+      'failed',
+      { code: 'worker_lost', message: `${why}; session ${s} was running on it` },
+      'lost',
+    );
+  }
+  const w = patchWorker(d, id, { epoch: null, active: 0 });
+  const endState = isNormalExit(exit) ? 'stopped' : 'failed';
+  const { policy } = d.ctx;
+  if (d.ctx.state !== 'running') {
+    patchWorker(d, id, { supervision: w.local ? 'stopped' : 'remote', state: 'stopped' });
+  } else if (!w.local) {
+    patchWorker(d, id, { state: 'failed' });
+  } else if (!shouldRestart(policy.restart, exit)) {
+    patchWorker(d, id, { supervision: 'stopped', state: endState });
+  } else {
+    const r = recordRestart(w.restartHistory, d.ctx.now, policy);
+    if (!r.allowed) {
+      patchWorker(d, id, { supervision: 'given_up', state: 'failed', restartHistory: r.history });
+      const { maxRestarts, periodMs } = policy.intensity;
+      emit(d, {
+        type: 'worker.given_up',
+        worker: id,
+        restarts: w.restarts,
+        maxRestarts,
+        periodMs,
+        reason: why,
+      });
+      return;
+    }
+    const rand = nextRandom(d.ctx.rng);
+    d.ctx.rng = rand.state;
+    const delayMs = backoffDelay(r.history.length, policy, rand.value);
+    patchWorker(d, id, {
+      supervision: 'restarting',
+      state: endState,
+      restarts: w.restarts + 1,
+      restartHistory: r.history,
+    });
+    d.effects.push({ kind: 'respawn', worker: id, delayMs, at: d.ctx.now + delayMs });
+  }
+}
+
+/** A restart's backoff elapsed: spawn the worker again, unless something else happened since. */
+export function onRespawn(d: Draft, e: EventOf<'RESPAWN'>): void {
+  advance(d, e.at);
+  const w = d.ctx.workers[e.worker];
+  if (w?.supervision !== 'restarting') return;
+  emit(d, { type: 'worker.spawn', worker: e.worker, attempt: w.restartHistory.length, restarts: w.restarts });
+  patchWorker(d, e.worker, {
+    supervision: 'up',
+    state: 'starting',
+    epoch: null,
+    pid: null,
+    lastSeen: null,
+    since: d.ctx.now,
+  });
+}
+
+/** Asks every running worker to drain; pending restarts are called off. */
+export function onDrain(d: Draft, e: EventOf<'DRAIN'>): void {
+  advance(d, e.now);
+  if (e.timeoutMs !== undefined) d.ctx.drainTimeoutMs = e.timeoutMs;
+  for (const w of Object.values(d.ctx.workers)) {
+    if (w.epoch !== null && w.state !== 'stopped' && w.state !== 'failed') {
+      emit(d, { type: 'worker.drain', worker: w.id, timeoutMs: d.ctx.drainTimeoutMs });
+    } else if (w.supervision === 'restarting') {
+      patchWorker(d, w.id, { supervision: 'stopped' });
+      d.effects.push({ kind: 'cancelRespawn', worker: w.id });
+    } else if (w.local && w.supervision === 'up' && w.epoch === null) {
+      emit(d, { type: 'worker.kill', worker: w.id, pid: w.pid, reason: 'the pool is draining' });
+    }
+  }
+}
+
+/** The drain took too long: kill what is local, forget what is remote, and stop. */
+export function onDrainDeadline(d: Draft): void {
+  for (const w of Object.values(d.ctx.workers)) {
+    if (isDown(w)) continue;
+    const why = `worker ${w.id} did not stop within the drain deadline`;
+    if (w.local) emit(d, { type: 'worker.kill', worker: w.id, pid: w.pid, reason: why });
+    loseWorker(d, w.id, { code: null, signal: null, reason: 'heartbeat' }, why);
+  }
+}
+
+/** A worker that needs nothing more from a draining pool. */
+export function isDown(w: WorkerView): boolean {
+  if (w.local) return w.supervision !== 'up';
+  return w.epoch === null || w.state === 'stopped' || w.state === 'failed';
+}

@@ -1,0 +1,128 @@
+import type { ErrorData, SessionState } from '../protocol/index.ts';
+import type { SessionView, SupervisorContext, SupervisorEmitted, WorkerView } from './supervisor.types.ts';
+
+/**
+ * The supervisor's pool state is changed only by the pure reducers in pool-*.ts. A reducer works
+ * on a Draft: a copy of the context whose maps are copied once and whose entries are replaced,
+ * never mutated, so earlier snapshots stay intact. What the machine must do besides assigning
+ * the new context is listed in `effects`.
+ */
+export type Effect =
+  | { kind: 'emit'; event: SupervisorEmitted }
+  | { kind: 'respawn'; worker: string; delayMs: number; at: number }
+  | { kind: 'cancelRespawn'; worker: string };
+
+export interface Draft {
+  ctx: SupervisorContext;
+  effects: Effect[];
+}
+
+export const FINAL_STATES: ReadonlySet<SessionState> = new Set(['closed', 'failed', 'cancelled']);
+
+/** Starts a change of `ctx`. */
+export function draft(ctx: SupervisorContext): Draft {
+  return {
+    ctx: {
+      ...ctx,
+      workers: { ...ctx.workers },
+      sessions: { ...ctx.sessions },
+      jobs: { ...ctx.jobs },
+      rejected: { ...ctx.rejected },
+    },
+    effects: [],
+  };
+}
+
+export function emit(d: Draft, event: SupervisorEmitted): void {
+  d.effects.push({ kind: 'emit', event });
+}
+
+/** Moves the supervisor's notion of time forward (never back). */
+export function advance(d: Draft, now: number): void {
+  if (now > d.ctx.now) d.ctx.now = now;
+}
+
+export function patchWorker(d: Draft, id: string, patch: Partial<WorkerView>): WorkerView {
+  const next = { ...(d.ctx.workers[id] as WorkerView), ...patch };
+  d.ctx.workers[id] = next;
+  return next;
+}
+
+export function patchSession(d: Draft, id: string, patch: Partial<SessionView>): SessionView {
+  const next = { ...(d.ctx.sessions[id] as SessionView), ...patch };
+  d.ctx.sessions[id] = next;
+  return next;
+}
+
+/** Counts an ignored message under `reason`. */
+export function reject(d: Draft, reason: string): void {
+  d.ctx.rejected[reason] = (d.ctx.rejected[reason] ?? 0) + 1;
+}
+
+/** A session that still holds a slot on its worker. */
+export function isLive(s: SessionView): boolean {
+  return !s.reported && !FINAL_STATES.has(s.state);
+}
+
+/**
+ * Records the end of a session once: sets its final state, emits `session.lost` (worker loss) or
+ * `session.ended`, and remembers it in the bounded ledger of ended sessions.
+ */
+export function endSession(
+  d: Draft,
+  id: string,
+  state: SessionState,
+  error: ErrorData | undefined,
+  how: 'ended' | 'lost',
+): void {
+  const s = d.ctx.sessions[id];
+  if (!s || s.reported) return;
+  const ended = patchSession(d, id, {
+    state,
+    since: d.ctx.now,
+    reported: true,
+    ...(error ? { error } : {}),
+  });
+  const base = { sessionId: id, worker: ended.worker, agent: ended.agent, jobId: ended.jobId };
+  if (how === 'lost' && error) emit(d, { type: 'session.lost', ...base, error });
+  else emit(d, { type: 'session.ended', ...base, state, ...(error ? { error } : {}) });
+  d.ctx.ended = [...d.ctx.ended, id];
+  while (d.ctx.ended.length > d.ctx.endedLimit) {
+    const [oldest, ...rest] = d.ctx.ended;
+    d.ctx.ended = rest;
+    const gone = oldest === undefined ? undefined : d.ctx.sessions[oldest];
+    if (!gone || oldest === undefined) continue;
+    delete d.ctx.sessions[oldest];
+    if (d.ctx.jobs[gone.jobId] === oldest) delete d.ctx.jobs[gone.jobId];
+  }
+}
+
+/** Ids of the live sessions on a worker. */
+export function liveSessionsOn(d: Draft, worker: string): string[] {
+  return Object.values(d.ctx.sessions)
+    .filter((s) => s.worker === worker && isLive(s))
+    .map((s) => s.session);
+}
+
+/** Brings every worker's `active` count and the pool's health up to date. */
+export function settle(d: Draft): void {
+  const counts = new Map<string, number>();
+  for (const s of Object.values(d.ctx.sessions)) {
+    if (isLive(s)) counts.set(s.worker, (counts.get(s.worker) ?? 0) + 1);
+  }
+  for (const w of Object.values(d.ctx.workers)) {
+    const active = counts.get(w.id) ?? 0;
+    if (w.active !== active) patchWorker(d, w.id, { active });
+  }
+  const previous = d.ctx.health;
+  const health =
+    d.ctx.state === 'draining' || d.ctx.state === 'stopped'
+      ? 'draining'
+      : Object.values(d.ctx.workers).some((w) => w.supervision === 'given_up')
+        ? 'degraded'
+        : 'ok';
+  if (health !== previous) {
+    d.ctx.health = health;
+    emit(d, { type: 'pool.health', health, previous });
+  }
+}

@@ -1,0 +1,217 @@
+import { enqueueActions, setup } from 'xstate';
+import { seedFrom } from './backoff.ts';
+import { advance, type Draft, draft, type Effect, settle } from './pool.ts';
+import { onDispatch, onPlaceFailed, onSessionEnded, onSessionState } from './pool-sessions.ts';
+import {
+  fence,
+  isDown,
+  localWorker,
+  onDrain,
+  onDrainDeadline,
+  onHeartbeat,
+  onHello,
+  onRespawn,
+  onTick,
+  onWorkerExited,
+  onWorkerState,
+} from './pool-workers.ts';
+import { resolveRestartPolicy } from './restart-policy.ts';
+import type {
+  SupervisorContext,
+  SupervisorEmitted,
+  SupervisorEvent,
+  SupervisorInput,
+  SupervisorState,
+} from './supervisor.types.ts';
+
+export type * from './supervisor.types.ts';
+
+/**
+ * Applies one event to the pool state: a pure function the machine's actions call, and tests
+ * can call directly. Returns the new context and the effects (emits, timers) to carry out.
+ */
+export function reducePool(
+  context: SupervisorContext,
+  event: SupervisorEvent,
+): { context: SupervisorContext; effects: Effect[] } {
+  const d = draft(context);
+  applyEvent(d, event);
+  settle(d);
+  return { context: d.ctx, effects: d.effects };
+}
+
+function applyEvent(d: Draft, e: SupervisorEvent): void {
+  switch (e.type) {
+    case 'WORKER_HELLO':
+      onHello(d, e);
+      return;
+    case 'HEARTBEAT':
+      onHeartbeat(d, e);
+      return;
+    case 'WORKER_STATE':
+      onWorkerState(d, e);
+      return;
+    case 'SESSION_STATE':
+      advance(d, e.now);
+      if (fence(d, 'session.state', e.worker, e.epoch)) onSessionState(d, e);
+      return;
+    case 'SESSION_ENDED':
+      advance(d, e.now);
+      if (fence(d, 'session.ended', e.worker, e.epoch)) onSessionEnded(d, e);
+      return;
+    case 'WORKER_EXITED':
+      onWorkerExited(d, e);
+      return;
+    case 'DISPATCH':
+      onDispatch(d, e);
+      return;
+    case 'PLACE_FAILED':
+      onPlaceFailed(d, e);
+      return;
+    case 'DRAIN':
+      onDrain(d, e);
+      return;
+    case 'TICK':
+      onTick(d);
+      return;
+    case 'RESPAWN':
+      onRespawn(d, e);
+      return;
+  }
+}
+
+const respawnId = (worker: string) => `respawn:${worker}`;
+
+export const supervisorMachine = setup({
+  types: {} as {
+    context: SupervisorContext;
+    input: SupervisorInput;
+    events: SupervisorEvent;
+    emitted: SupervisorEmitted;
+  },
+  delays: {
+    heartbeatTick: ({ context }) => context.heartbeatMs,
+    drainDeadline: ({ context }) => context.drainTimeoutMs + context.drainGraceMs,
+  },
+  guards: {
+    allWorkersDown: ({ context }) => Object.values(context.workers).every(isDown),
+  },
+  actions: {
+    enter: enqueueActions(({ context, event, enqueue }, params: { state: SupervisorState }) => {
+      const seq = context.seq + 1;
+      enqueue.assign({ state: params.state, seq });
+      enqueue.emit({
+        type: 'supervisor.transition',
+        from: context.state,
+        to: params.state,
+        seq,
+        event: event.type,
+      });
+      if (params.state === 'draining' && context.health !== 'draining') {
+        enqueue.assign({ health: 'draining' });
+        enqueue.emit({ type: 'pool.health', health: 'draining', previous: context.health });
+      }
+    }),
+    /** Runs the pool reducer for the current event and carries out its effects. */
+    apply: enqueueActions(({ context, event, enqueue }) => {
+      const { context: next, effects } = reducePool(context, event);
+      enqueue.assign(() => next);
+      for (const effect of effects) {
+        if (effect.kind === 'emit') enqueue.emit(effect.event);
+        else if (effect.kind === 'cancelRespawn') enqueue.cancel(respawnId(effect.worker));
+        else {
+          enqueue.raise(
+            { type: 'RESPAWN', worker: effect.worker, at: effect.at },
+            { delay: effect.delayMs, id: respawnId(effect.worker) },
+          );
+        }
+      }
+    }),
+    /** First start of every local worker. */
+    spawnLocalWorkers: enqueueActions(({ context, enqueue }) => {
+      for (const w of Object.values(context.workers)) {
+        if (w.local) enqueue.emit({ type: 'worker.spawn', worker: w.id, attempt: 0, restarts: 0 });
+      }
+    }),
+    scheduleTick: enqueueActions(({ enqueue }) => {
+      enqueue.raise({ type: 'TICK' }, { delay: 'heartbeatTick', id: 'tick' });
+    }),
+    drainDeadline: enqueueActions(({ context, enqueue }) => {
+      const d = draft(context);
+      onDrainDeadline(d);
+      settle(d);
+      enqueue.assign(() => d.ctx);
+      for (const effect of d.effects) if (effect.kind === 'emit') enqueue.emit(effect.event);
+    }),
+  },
+}).createMachine({
+  id: 'supervisor',
+  description:
+    'The pool: agent registry, workers, sessions and placements. Worker and session reports, dispatches and the periodic loss check (`TICK`, every heartbeatMs) are applied by the pure reducers in pool-*.ts; side effects leave as emitted events.',
+  context: ({ input }) => {
+    const heartbeatMs = input.heartbeatMs ?? 1_000;
+    const missedHeartbeats = input.missedHeartbeats ?? 3;
+    const now = input.now ?? 0;
+    return {
+      pool: input.pool,
+      registry: input.registry,
+      policy: resolveRestartPolicy(input.policy),
+      heartbeatMs,
+      missedHeartbeats,
+      helloTimeoutMs: input.helloTimeoutMs ?? 30_000,
+      placementGraceMs: input.placementGraceMs ?? heartbeatMs * missedHeartbeats,
+      drainTimeoutMs: input.drainTimeoutMs ?? 30_000,
+      drainGraceMs: input.drainGraceMs ?? 5_000,
+      endedLimit: input.endedLimit ?? 500,
+      workers: Object.fromEntries(
+        (input.localWorkers ?? []).map((w) => [w.id, localWorker(w.id, w.capacity ?? 1, now)]),
+      ),
+      sessions: {},
+      jobs: {},
+      ended: [],
+      health: 'ok',
+      now,
+      clock: now,
+      rng: input.seed ?? seedFrom(input.pool),
+      rejected: {},
+      state: null,
+      seq: 0,
+    };
+  },
+  entry: ['spawnLocalWorkers', 'scheduleTick'],
+  on: {
+    WORKER_HELLO: { actions: 'apply' },
+    HEARTBEAT: { actions: 'apply' },
+    WORKER_STATE: { actions: 'apply' },
+    SESSION_STATE: { actions: 'apply' },
+    SESSION_ENDED: { actions: 'apply' },
+    WORKER_EXITED: { actions: 'apply' },
+    DISPATCH: { actions: 'apply' },
+    PLACE_FAILED: { actions: 'apply' },
+    RESPAWN: { actions: 'apply' },
+    TICK: { actions: ['apply', 'scheduleTick'] },
+  },
+  initial: 'running',
+  states: {
+    running: {
+      description:
+        'Routes and places dispatches, tracks workers and sessions, detects lost workers and restarts local ones per the restart policy.',
+      entry: { type: 'enter', params: { state: 'running' } },
+      on: { DRAIN: { target: 'draining', actions: 'apply' } },
+    },
+    draining: {
+      description:
+        'Refuses new dispatches (code draining) and asks every worker to drain; stops when all workers are down, or at the drain deadline.',
+      entry: { type: 'enter', params: { state: 'draining' } },
+      always: { guard: 'allWorkersDown', target: 'stopped' },
+      after: { drainDeadline: { target: 'stopped', actions: 'drainDeadline' } },
+    },
+    stopped: {
+      description: 'Every worker has stopped (or was given up at the deadline).',
+      type: 'final',
+      entry: { type: 'enter', params: { state: 'stopped' } },
+    },
+  },
+});
+
+export type SupervisorMachine = typeof supervisorMachine;
