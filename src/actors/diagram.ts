@@ -102,6 +102,11 @@ function namer(machine: AnyStateMachine): (node: AnyStateNode) => string {
   return (n) => ((counts.get(n.key) ?? 0) > 1 ? n.path.join('_') : n.key);
 }
 
+function within(node: AnyStateNode, ancestor: AnyStateNode): boolean {
+  for (let n: AnyStateNode | undefined = node; n; n = n.parent) if (n === ancestor) return true;
+  return false;
+}
+
 /** The machine as a mermaid stateDiagram-v2. */
 export function machineToMermaid(machine: AnyStateMachine): string {
   const name = namer(machine);
@@ -119,13 +124,20 @@ export function machineToMermaid(machine: AnyStateMachine): string {
       }
     }
     for (const child of children(node)) {
+      // An edge is drawn inside a composite only when both ends live there; mermaid would
+      // otherwise create a second state of the same name inside the composite.
       for (const e of edges.filter((x) => x.from === child)) {
-        lines.push(`${indent}${name(e.from)} --> ${name(e.to ?? e.from)}: ${e.label}`);
+        const local = node === machine.root || !e.to || within(e.to, node);
+        (local ? lines : outer).push(
+          `${local ? indent : '  '}${name(e.from)} --> ${name(e.to ?? e.from)}: ${e.label}`,
+        );
       }
       if (child.type === 'final') lines.push(`${indent}${name(child)} --> [*]`);
     }
   };
+  const outer: string[] = [];
   draw(machine.root, '  ');
+  lines.push(...outer);
   const internal = rootInternal(machine);
   const first = machine.root.initial?.target?.[0];
   if (internal.length > 0 && first) {
