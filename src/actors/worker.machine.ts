@@ -255,6 +255,7 @@ export const workerMachine = setup({
       initial: 'waiting',
       states: {
         waiting: {
+          description: 'Waits up to the drain timeout for the sessions to finish on their own.',
           after: {
             drainTimeout: {
               target: 'cancelling',
