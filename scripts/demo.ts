@@ -39,7 +39,7 @@ async function main(): Promise<number> {
 
   const log = createLogger({
     level: process.env.OPENRTC_LOG_LEVEL ?? 'warn',
-    base: { pool: 'demo', worker: 'supervisor' },
+    base: { pool: 'demo', role: 'supervisor' },
   });
   const pool = await startPool({
     agentsDir: `${root}examples/agents`,

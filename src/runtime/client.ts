@@ -63,7 +63,7 @@ export class PoolClient {
       resolve = r;
     });
     const seen = new Set<number>();
-    const sub = this.bus.subscribe(this.subjects.inspect('supervisor'), (msg) => {
+    const sub = this.bus.subscribe(this.subjects.inspectAll, (msg) => {
       if (msg.type !== 'inspect' || msg.actor.kind !== 'session' || msg.actor.id !== session()) return;
       if (seen.has(msg.seq)) return;
       seen.add(msg.seq);

@@ -41,7 +41,7 @@ export interface PoolHandle {
 /** Starts a supervisor and its local workers. */
 export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
   const log =
-    opts.log ?? createLogger({ pretty: opts.pretty, base: { pool: opts.pool, worker: SUPERVISOR_ID } });
+    opts.log ?? createLogger({ pretty: opts.pretty, base: { pool: opts.pool, role: SUPERVISOR_ID } });
   const agentsDir = resolve(opts.agentsDir);
   const discovered = await discoverAgents(agentsDir);
   for (const e of discovered.errors) log.error({ file: e.file }, `agent not loaded: ${e.message}`);

@@ -42,12 +42,15 @@ describe('a pool of a supervisor and 2 worker processes over a real nats-server'
       expect(r.seen).toContain('active');
     }
     expect(new Set(results.map((r) => r.ok.worker)).size).toBe(2);
-    const entries = t.pool.service.ledger.all();
     for (const r of results) {
-      const entry = entries.find((e) => e.session === r.ok.session);
-      expect(entry?.end?.state).toBe('closed');
+      // session.ended reaches the supervisor just after the inspection event the client saw.
+      const entry = await waitFor('the ledger records the end', () => {
+        const e = t.pool.service.ledger.get(r.ok.session);
+        return e?.end ? e : undefined;
+      });
+      expect(entry.end?.state).toBe('closed');
       // The real Silero VAD heard the real speech in the bundled audio.
-      expect(entry?.speech.start).toBeGreaterThan(0);
+      expect(entry.speech.start).toBeGreaterThan(0);
     }
   });
 

@@ -89,7 +89,8 @@ export class SupervisorService {
 
   /** A local worker process exited (any code or signal). */
   workerExited(worker: string, pid: number, code: number | null, signal: string | null): void {
-    this.log.warn({ worker, pid, code, signal }, 'worker process exited');
+    const normal = code === 0 && this.actor.getSnapshot().context.health === 'draining';
+    this.log[normal ? 'info' : 'warn']({ worker, pid, code, signal }, 'worker process exited');
     this.actor.send({ type: 'WORKER_EXITED', now: Date.now(), worker, pid, code, signal });
   }
 
@@ -299,7 +300,7 @@ export class SupervisorService {
       this.log.warn({ worker: e.worker, epoch: e.epoch, type: e.messageType }, `fenced: ${e.reason}`),
     );
     a.on('pool.health', (e) =>
-      this.log[e.health === 'ok' ? 'info' : 'warn'](
+      this.log[e.health === 'degraded' ? 'warn' : 'info'](
         { health: e.health, previous: e.previous },
         `pool ${e.health}`,
       ),

@@ -48,9 +48,9 @@ export class HostedSession {
     const driver = this.driver;
     const machine = sessionMachine.provide({
       actors: {
-        prewarm: fromPromise<unknown, { sessionId: string }>(() => driver.prewarm()),
+        prewarm: fromPromise<void, { sessionId: string }>(() => driver.prewarm()),
         connect: fromPromise(({ input }) => driver.connect(input.attempt)),
-        greet: fromPromise<unknown, { sessionId: string }>(() => driver.greet()),
+        greet: fromPromise<void, { sessionId: string }>(() => driver.greet()),
         close: fromPromise(({ input }) => driver.close(input.reason)),
       },
     });

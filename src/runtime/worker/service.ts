@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { type Actor, createActor, fromPromise } from 'xstate';
 import { workerMachine } from '../../actors/worker.machine.ts';
-import type { Welcome, WorkerOutput } from '../../actors/worker.types.ts';
+import type { PrewarmDone, Welcome, WorkerOutput } from '../../actors/worker.types.ts';
 import {
   type AgentSpec,
   type ErrorData,
@@ -57,7 +57,7 @@ export class WorkerService {
     const machine = workerMachine.provide({
       actors: {
         register: fromPromise(() => this.register()),
-        prewarm: fromPromise<unknown, { workerId: string }>(async () => {
+        prewarm: fromPromise<PrewarmDone, { workerId: string }>(async () => {
           try {
             const r = await o.prewarm();
             this.prewarmInfo = { status: 'ok', ms: r.ms };
