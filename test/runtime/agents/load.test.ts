@@ -1,0 +1,119 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import {
+  AgentDiscoveryError,
+  AgentModuleError,
+  discoverAgents,
+  isAgentFile,
+  loadAgentModule,
+} from '../../../src/runtime/agents/load.ts';
+
+const fixtures = fileURLToPath(new URL('../../fixtures/agents/', import.meta.url));
+const at = (path: string) => join(fixtures, path);
+
+async function loadError(path: string): Promise<AgentModuleError> {
+  const err = await loadAgentModule(path).catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(AgentModuleError);
+  return err as AgentModuleError;
+}
+
+describe('loadAgentModule', () => {
+  it('imports a TypeScript module by absolute path and returns its spec', async () => {
+    const loaded = await loadAgentModule(at('good/alpha.ts'));
+    expect(loaded.spec).toEqual({
+      name: 'alpha',
+      module: at('good/alpha.ts'),
+      greeting: { say: 'Hello from alpha.' },
+      limits: { greetMs: 5000, greetingRequired: true },
+      options: { tier: 'gold', seats: 3 },
+    });
+    expect(typeof loaded.definition.agent).toBe('function');
+  });
+
+  it('imports a plain JavaScript module whose default export is a plain definition object', async () => {
+    const loaded = await loadAgentModule(at('good/beta.js'));
+    expect(loaded.spec).toEqual({ name: 'beta-line', module: at('good/beta.js') });
+  });
+
+  it('a module that throws at import: the error names the file and carries the original message', async () => {
+    const err = await loadError(at('broken/throws.ts'));
+    expect(err.message).toContain(at('broken/throws.ts'));
+    expect(err.message).toContain('import failed: database unreachable at import');
+    expect((err.cause as Error).message).toBe('database unreachable at import');
+  });
+
+  it('a module without a default export says so', async () => {
+    const err = await loadError(at('broken/no-default.ts'));
+    expect(err.message).toBe(
+      `${at('broken/no-default.ts')}: no default export; write \`export default defineAgent({...})\``,
+    );
+  });
+
+  it('a default export of the wrong shape names the fields', async () => {
+    const err = await loadError(at('broken/wrong-shape.ts'));
+    expect(err.message).toContain('invalid agent definition');
+    expect(err.message).toContain('→ at name');
+    expect(err.message).toContain('→ at greeting');
+    expect(err.message).toContain('→ at agent');
+  });
+
+  it('a default export that is a function is not mistaken for a definition', async () => {
+    const err = await loadError(at('broken/a-function.ts'));
+    expect(err.message).toContain('default export is a function, not an agent definition');
+  });
+
+  it('a missing module says there is no such module', async () => {
+    const err = await loadError(at('good/nope.ts'));
+    expect(err.reason).toBe('no such module');
+  });
+});
+
+describe('discoverAgents', () => {
+  it('loads *.ts and *.js, skipping _ files, .d.ts and other files', async () => {
+    const found = await discoverAgents(at('good'));
+    expect(found.errors).toEqual([]);
+    expect(found.agents.map((a) => a.name)).toEqual(['alpha', 'beta-line']);
+  });
+
+  it('reports modules that fail, and still serves the rest', async () => {
+    const found = await discoverAgents(at('broken'));
+    expect(found.agents.map((a) => a.name)).toEqual(['fine']);
+    expect(found.errors.map((e) => e.file).sort()).toEqual(
+      ['a-function.ts', 'no-default.ts', 'throws.ts', 'wrong-shape.ts'].map((f) => at(`broken/${f}`)),
+    );
+    for (const e of found.errors) expect(e.message).toContain(e.file);
+  });
+
+  it('two modules with one agent name is an error naming both files', async () => {
+    const err = await discoverAgents(at('duplicate')).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(AgentDiscoveryError);
+    expect((err as Error).message).toBe(
+      `agent name "same" is defined by both ${at('duplicate/one.ts')} and ${at('duplicate/two.ts')}`,
+    );
+  });
+
+  it('a folder with no agent modules is an error', async () => {
+    await expect(discoverAgents(at('only-helpers'))).rejects.toThrow(/no agent modules/);
+    const empty = await mkdtemp(join(tmpdir(), 'openrtc-agents-'));
+    try {
+      await expect(discoverAgents(empty)).rejects.toThrow(`${empty}: no agent modules`);
+    } finally {
+      await rm(empty, { recursive: true });
+    }
+  });
+
+  it('a missing folder is an error naming it', async () => {
+    await expect(discoverAgents(at('nowhere'))).rejects.toThrow(
+      `${at('nowhere')}: cannot read agents folder`,
+    );
+    await expect(discoverAgents(at('good/alpha.ts'))).rejects.toThrow('not a directory');
+  });
+
+  it('knows an agent file when it sees one', () => {
+    expect(['a.ts', 'b.js', 'c.mts', 'd.mjs'].every(isAgentFile)).toBe(true);
+    expect(['_a.ts', 'b.d.ts', 'c.json', '.hidden.ts', 'README.md'].some(isAgentFile)).toBe(false);
+  });
+});
