@@ -36,6 +36,8 @@ export type SessionSummary = z.infer<typeof SessionSummary>;
 export const PrewarmStatus = z.object({
   status: z.enum(['pending', 'ok', 'failed']),
   ms: z.number().nonnegative().optional(),
+  /** How many times this process has loaded the Silero model: 1 when every session shares it. */
+  vadLoads: Count.optional(),
   error: ErrorData.optional(),
 });
 

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os';
 import { createLogger } from '../logger.ts';
 import { Bus } from '../nats/bus.ts';
-import { loadSharedVad } from '../voice/vad.ts';
+import { loadSharedVad, vadLoadCount } from '../voice/vad.ts';
 import { WorkerService } from './service.ts';
 import { createVoiceDriver } from './voice-driver.ts';
 
@@ -36,6 +36,7 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     drainTimeoutMs: opts.drainTimeoutMs ?? 30_000,
     log,
     createDriver: createVoiceDriver,
+    vadLoads: vadLoadCount,
     prewarm: async () => {
       const { ms } = await loadSharedVad();
       log.info({ ms: Math.round(ms) }, 'Silero VAD loaded (shared by every session on this worker)');

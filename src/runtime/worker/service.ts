@@ -29,6 +29,8 @@ export interface WorkerServiceOptions {
   createDriver: DriverFactory;
   /** Loads the shared models once (Silero VAD). */
   prewarm: () => Promise<{ ms: number }>;
+  /** How many times this process has loaded the VAD model, reported in heartbeats. */
+  vadLoads?: () => number;
   /** How many ended sessions are remembered, so a repeated session.start is answered the same. */
   endedMemory?: number;
 }
@@ -315,7 +317,7 @@ export class WorkerService {
         active: this.sessions.size,
         capacity: this.o.capacity,
         rssBytes: process.memoryUsage.rss(),
-        prewarm: this.prewarmInfo,
+        prewarm: { ...this.prewarmInfo, ...(this.o.vadLoads ? { vadLoads: this.o.vadLoads() } : {}) },
         sessions: [...this.sessions.values()].map((h) => h.summary()),
         rejected: { ...bus.rejected } as Record<string, number>,
       }),
