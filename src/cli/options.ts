@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { CliError } from './errors.ts';
 
 /** Parses a positive integer flag value, naming the flag on error. */
 export function positiveInt(flag: string) {
@@ -56,7 +57,7 @@ export function natsUrl(
   if (value === undefined || value === '') return undefined;
   for (const part of value.split(',')) {
     if (!/^(nats|tls|ws|wss):\/\/[^\s]+$/.test(part) && !/^[\w.-]+:\d+$/.test(part)) {
-      throw new InvalidArgumentError(
+      throw new CliError(
         `${flagValue ? '--nats' : 'NATS_URL'} must be a NATS URL like nats://127.0.0.1:4222, got '${part}'`,
       );
     }

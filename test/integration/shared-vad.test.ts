@@ -30,7 +30,11 @@ describe('one worker process, many sessions, one Silero model', () => {
       ),
     );
     expect(new Set(placed.map((p) => p.worker)).size).toBe(1);
-    const peak = await waitFor('a heartbeat with 20 live sessions', () => heartbeats.find((h) => h.active === 20), 20_000);
+    const peak = await waitFor(
+      'a heartbeat with 20 live sessions',
+      () => heartbeats.find((h) => h.active === 20),
+      20_000,
+    );
     expect(peak.sessions).toHaveLength(20);
     const entries = await waitFor(
       'every session ended',

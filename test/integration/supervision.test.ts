@@ -17,7 +17,9 @@ describe('supervision of real worker processes', () => {
 
   it("a worker killed with SIGKILL mid-session: its sessions are reported failed(worker_lost), a replacement becomes ready, the other worker's sessions are untouched", async () => {
     const long = { kind: 'silence' as const, durationMs: 60_000 };
-    const placed = await Promise.all([0, 1, 2, 3].map(() => t.client.dispatch({ agent: 'restaurant', audio: long })));
+    const placed = await Promise.all(
+      [0, 1, 2, 3].map(() => t.client.dispatch({ agent: 'restaurant', audio: long })),
+    );
     expect(new Set(placed.map((p) => p.worker)).size).toBe(2);
     await waitFor('all sessions active', async () => {
       const s = await t.client.status();
@@ -34,7 +36,9 @@ describe('supervision of real worker processes', () => {
 
     const after = await waitFor('lost sessions reported', async () => {
       const s = await t.client.status();
-      return lost.every((p) => s.sessions.find((x) => x.session === p.session)?.state === 'failed') ? s : undefined;
+      return lost.every((p) => s.sessions.find((x) => x.session === p.session)?.state === 'failed')
+        ? s
+        : undefined;
     });
     const detectMs = Date.now() - killedAt;
     for (const p of lost) {
@@ -42,15 +46,20 @@ describe('supervision of real worker processes', () => {
       expect(x?.error?.code).toBe('worker_lost');
       expect(t.pool.service.ledger.get(p.session)?.end?.error?.code).toBe('worker_lost');
     }
-    for (const p of survivors) expect(after.sessions.find((x) => x.session === p.session)?.state).toBe('active');
+    for (const p of survivors)
+      expect(after.sessions.find((x) => x.session === p.session)?.state).toBe('active');
     // Detection is by process exit, not heartbeats: well within a second (a figure, not a benchmark).
     expect(detectMs).toBeLessThan(5000);
 
-    const replaced = await waitFor('a replacement worker is ready', async () => {
-      const s = await t.client.status();
-      const w = s.workers.find((x) => x.worker === victim.worker);
-      return w && w.state === 'ready' && w.pid !== victim.pid ? w : undefined;
-    }, 30_000);
+    const replaced = await waitFor(
+      'a replacement worker is ready',
+      async () => {
+        const s = await t.client.status();
+        const w = s.workers.find((x) => x.worker === victim.worker);
+        return w && w.state === 'ready' && w.pid !== victim.pid ? w : undefined;
+      },
+      30_000,
+    );
     expect(replaced.restarts).toBe(1);
     expect(isAlive(victim.pid)).toBe(false);
 

@@ -1,0 +1,126 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { PoolClient } from '../../src/runtime/client.ts';
+import { OPENRTC_BIN } from '../../src/runtime/spawner.ts';
+import { captureLog } from '../support/log.ts';
+import { useNatsServer } from '../support/nats.ts';
+import { AUDIO, EXAMPLE_AGENTS, readyWorkers } from '../support/pool.ts';
+import { isAlive, waitFor } from '../support/wait.ts';
+
+const nats = useNatsServer();
+const children: ChildProcess[] = [];
+
+function openrtc(args: string[]): ChildProcess & { output: () => string } {
+  const child = spawn(process.execPath, [OPENRTC_BIN, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OPENRTC_LOG_LEVEL: 'info' },
+  });
+  let out = '';
+  child.stdout?.on('data', (d) => {
+    out += d;
+  });
+  child.stderr?.on('data', (d) => {
+    out += d;
+  });
+  children.push(child);
+  return Object.assign(child, { output: () => out });
+}
+
+const exited = (c: ChildProcess) =>
+  new Promise<number | null>((r) =>
+    c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code)),
+  );
+
+afterEach(() => {
+  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
+});
+
+describe('the openrtc command', () => {
+  it('SIGTERM on `openrtc start` drains: in-flight sessions finish, exit 0, no orphan processes', async () => {
+    const pool = `cli${Date.now() % 100000}`;
+    const dev = openrtc([
+      'start',
+      EXAMPLE_AGENTS,
+      '--nats',
+      nats.url,
+      '--pool',
+      pool,
+      '--workers',
+      '2',
+      '--drain-timeout',
+      '15000',
+    ]);
+    const client = await PoolClient.connect({ url: nats.url, pool, log: captureLog().log });
+    try {
+      const workers = await readyWorkers(client, 2, 60_000);
+      const placed = await Promise.all(
+        [0, 1].map(() =>
+          client.dispatch({ agent: 'restaurant', audio: { kind: 'wav', path: AUDIO.restaurant } }),
+        ),
+      );
+      await waitFor('sessions active', async () => {
+        const s = await client.status();
+        return placed.every((p) => s.sessions.find((x) => x.session === p.session)?.state === 'active');
+      });
+      dev.kill('SIGTERM');
+      // Refused while draining: no new sessions once the drain began.
+      await waitFor('dispatch refused while draining', async () => {
+        const err = await client.dispatch({ agent: 'dental' }).catch((e: Error) => e);
+        return err instanceof Error && /draining/.test(err.message);
+      });
+      expect(await exited(dev)).toBe(0);
+      const log = dev.output();
+      for (const p of placed)
+        expect(log).toMatch(new RegExp(`"session":"${p.session}"[^\\n]*"state":"closed"`));
+      for (const w of workers) expect(isAlive(w.pid ?? -1)).toBe(false);
+    } finally {
+      await client.close();
+    }
+  }, 90_000);
+
+  it('`openrtc dispatch --wait` prints the transitions and exits 0 when the session closes', async () => {
+    const pool = `cli${Date.now() % 100000}`;
+    const dev = openrtc(['dev', EXAMPLE_AGENTS, '--nats', nats.url, '--pool', pool, '--workers', '1']);
+    const client = await PoolClient.connect({ url: nats.url, pool, log: captureLog().log });
+    try {
+      await readyWorkers(client, 1, 60_000);
+      const d = openrtc([
+        'dispatch',
+        '--nats',
+        nats.url,
+        '--pool',
+        pool,
+        '--room',
+        'dental-42',
+        '--audio',
+        AUDIO.dental,
+        '--wait',
+      ]);
+      expect(await exited(d)).toBe(0);
+      const out = d.output();
+      expect(out).toMatch(/agent dental/);
+      for (const state of ['prewarming', 'connecting', 'greeting', 'active', 'closing', 'closed'])
+        expect(out).toContain(`→ ${state}`);
+      const bad = openrtc(['dispatch', '--nats', nats.url, '--pool', pool, '--agent', 'nobody']);
+      expect(await exited(bad)).toBe(1);
+      expect(bad.output()).toContain("Unknown agent 'nobody'");
+    } finally {
+      await client.close();
+      dev.kill('SIGTERM');
+      expect(await exited(dev)).toBe(0);
+    }
+  }, 90_000);
+
+  it('bad flags are refused with a message naming the flag and exit code 2', async () => {
+    const c = openrtc(['dev', '--workers', 'two']);
+    expect(await exited(c)).toBe(2);
+    expect(c.output()).toContain('--workers must be a non-negative integer');
+    const m = openrtc(['dispatch', '--metadata', '{oops', '--nats', nats.url]);
+    expect(await exited(m)).toBe(2);
+    expect(m.output()).toContain('--metadata must be a JSON object');
+    const n = openrtc(['status', '--nats', 'http://nope']);
+    expect(await exited(n)).toBe(2);
+    expect(n.output()).toContain('--nats must be a NATS URL');
+    expect(n.output()).not.toMatch(/at .*\.ts:\d+/);
+  });
+});
