@@ -21,7 +21,7 @@ export async function machinesCommand(flags: {
     const machine = MACHINES[name];
     if (!machine)
       throw new CliError(`unknown machine '${name}': choose one of ${Object.keys(MACHINES).join(', ')}`);
-    if (flags.format === 'json') process.stdout.write(machineToJSON(machine).trimEnd() + '\n');
+    if (flags.format === 'json') process.stdout.write(`${machineToJSON(machine).trimEnd()}\n`);
     else process.stdout.write(`%% ${name}\n${machineToMermaid(machine).trimEnd()}\n\n`);
   }
   return 0;
