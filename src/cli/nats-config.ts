@@ -40,21 +40,26 @@ export function addNatsAuthOptions(cmd: Command): Command {
     .addOption(new Option('--nats-key <file>', `TLS client private key for NATS ${env('natsKey')}`));
 }
 
-/**
- * The connection options of a command's process: credentials from its flags and the environment,
- * replies pinned to the role's inbox. A wrong credential flag is a CliError (exit 2, no stack).
- */
+/** Credentials from a command's flags and the environment; a wrong one is a CliError (exit 2, no stack). */
+export function cliNatsAuth(
+  flags: NatsAuthFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Partial<NodeConnectionOptions> {
+  try {
+    return natsConnectOptions(flags, env);
+  } catch (err) {
+    if (err instanceof NatsAuthError) throw new CliError(err.message);
+    throw err;
+  }
+}
+
+/** Credentials plus the role's reply inbox, for a command whose role (and worker id) is known. */
 export function cliNatsConnect(
   opts: NatsAuthFlags & { pool: string },
   role: NatsRole,
   env: NodeJS.ProcessEnv = process.env,
 ): Partial<NodeConnectionOptions> {
-  try {
-    return { ...natsConnectOptions(opts, env), inboxPrefix: natsInboxPrefix(opts.pool, role) };
-  } catch (err) {
-    if (err instanceof NatsAuthError) throw new CliError(err.message);
-    throw err;
-  }
+  return { ...cliNatsAuth(opts, env), inboxPrefix: natsInboxPrefix(opts.pool, role) };
 }
 
 /** Parses `--workers`: a count N gives w1..wN (the ids local workers get), or a comma-separated id list. */

@@ -6,6 +6,7 @@ import { CliError } from '../../src/cli/errors.ts';
 import {
   addNatsAuthOptions,
   clientNames,
+  cliNatsAuth,
   cliNatsConnect,
   natsConfigCommand,
   workerIds,
@@ -224,6 +225,8 @@ describe('CLI helpers', () => {
 
   it('turns a credential mistake into a CliError and pins the role’s inbox', () => {
     expect(() => cliNatsConnect({ pool: 'p', natsUser: 'u' }, { kind: 'client' }, {})).toThrow(CliError);
+    expect(() => cliNatsAuth({ natsCa: tmp.path('none.pem') }, {})).toThrow(CliError);
+    expect(cliNatsAuth({}, { NATS_USER: 'u', NATS_PASSWORD: 'p' })).toEqual({ user: 'u', pass: 'p' });
     expect(cliNatsConnect({ pool: 'p' }, { kind: 'worker', id: 'w1' }, { NATS_TOKEN: 't' })).toEqual({
       token: 't',
       inboxPrefix: '_INBOX.openrtc.p.worker.w1',
