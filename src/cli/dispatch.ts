@@ -2,10 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { type DispatchBody, PoolClient, type SessionTransition } from '../runtime/client.ts';
 import { createLogger } from '../runtime/logger.ts';
+import type { NatsAuthFlags } from '../runtime/nats/auth.ts';
 import { RequestFailedError } from '../runtime/nats/bus.ts';
 import { CliError } from './errors.ts';
+import { cliNatsAuth } from './nats-config.ts';
 
-export interface DispatchFlags {
+export interface DispatchFlags extends NatsAuthFlags {
   nats?: string;
   pool: string;
   agent?: string;
@@ -24,6 +26,7 @@ export async function dispatchCommand(flags: DispatchFlags): Promise<number> {
     url: flags.nats,
     pool: flags.pool,
     log: createLogger({ level: 'warn' }),
+    natsAuth: cliNatsAuth(flags),
   });
   const out = (line: string, data: object) =>
     process.stdout.write(flags.json ? `${JSON.stringify(data)}\n` : `${line}\n`);

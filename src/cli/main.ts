@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
 import { CliError } from './errors.ts';
+import { addNatsAuthOptions, clientNames, cliNatsAuth, workerIds } from './nats-config.ts';
 import { jsonObjectString, nonNegativeInt, positiveInt, subjectToken } from './options.ts';
 
 const program = new Command('openrtc')
@@ -24,8 +25,9 @@ const poolOption = () =>
     .argParser(subjectToken('--pool'));
 
 function poolCommand(name: string, description: string, defaults: { workers: number; pretty: boolean }) {
-  return program
-    .command(name)
+  const cmd = program.command(name);
+  addNatsAuthOptions(cmd);
+  return cmd
     .description(description)
     .argument(
       '[agents]',
@@ -55,6 +57,7 @@ function poolCommand(name: string, description: string, defaults: { workers: num
     .option('--json-logs', 'JSON log lines (default for start)', !defaults.pretty)
     .action(async (agents: string, opts) => {
       const { runPool } = await import('../runtime/pool.ts');
+      const { natsAuthEnv } = await import('../runtime/nats/auth.ts');
       exit(
         await runPool({
           agentsDir: agents,
@@ -65,6 +68,9 @@ function poolCommand(name: string, description: string, defaults: { workers: num
           drainTimeoutMs: opts.drainTimeout,
           heartbeatMs: opts.heartbeat,
           pretty: !opts.jsonLogs,
+          natsAuth: cliNatsAuth(opts),
+          // Local workers sign in with the supervisor's credentials, through the environment (not argv).
+          workerEnv: natsAuthEnv(opts),
         }),
       );
     });
@@ -83,10 +89,11 @@ poolCommand('supervisor', 'run a supervisor only; workers join from any host wit
   pretty: false,
 });
 
-program
-  .command('worker')
+addNatsAuthOptions(program.command('worker'))
   .description('join a pool as a worker: connect to NATS, say hello, prewarm Silero once, host sessions')
-  .addOption(natsOption().makeOptionMandatory())
+  .addOption(
+    new Option('--nats <url>', 'NATS server URL(s), comma-separated').env('NATS_URL').makeOptionMandatory(),
+  )
   .addOption(poolOption())
   .addOption(new Option('--id <id>', 'worker id (default: <host>-<pid>)').argParser(subjectToken('--id')))
   .addOption(
@@ -110,12 +117,12 @@ program
         capacity: opts.capacity,
         parentPid: opts.parentPid,
         pretty: !opts.jsonLogs,
+        natsAuth: cliNatsAuth(opts),
       }),
     );
   });
 
-program
-  .command('dispatch')
+addNatsAuthOptions(program.command('dispatch'))
   .description('ask the pool for a session; with --wait, follow it until it ends')
   .addOption(natsOption())
   .addOption(poolOption())
@@ -133,8 +140,7 @@ program
     process.exitCode = await dispatchCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
   });
 
-program
-  .command('status')
+addNatsAuthOptions(program.command('status'))
   .description('show the workers and sessions of a pool')
   .addOption(natsOption())
   .addOption(poolOption())
@@ -142,6 +148,30 @@ program
   .action(async (opts) => {
     const { statusCommand } = await import('./status.ts');
     process.exitCode = await statusCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
+  });
+
+program
+  .command('nats-config')
+  .description(
+    'write a nats-server config with a least-privilege user per role of a pool, and print the credentials',
+  )
+  .addOption(poolOption())
+  .addOption(
+    new Option('--workers <ids>', 'worker ids (edge-1,edge-2), or a count N for w1..wN')
+      .argParser(workerIds)
+      .makeOptionMandatory(),
+  )
+  .addOption(
+    new Option('--clients <names>', 'client names, comma-separated')
+      .argParser(clientNames)
+      .default(['app'], 'app'),
+  )
+  .option('--out <file>', 'write the config here (mode 600) instead of stdout')
+  .option('--force', 'replace an existing --out file')
+  .option('--json', 'print the credentials as JSON')
+  .action(async (opts) => {
+    const { natsConfigCommand } = await import('./nats-config.ts');
+    process.exitCode = natsConfigCommand(opts);
   });
 
 program

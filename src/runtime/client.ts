@@ -1,4 +1,4 @@
-import type { Subscription } from '@nats-io/transport-node';
+import type { NodeConnectionOptions, Subscription } from '@nats-io/transport-node';
 import {
   type ClientRequest,
   FINAL_SESSION_STATES,
@@ -7,6 +7,7 @@ import {
   subjects,
 } from '../protocol/index.ts';
 import type { Logger } from './logger.ts';
+import { natsInboxPrefix } from './nats/auth.ts';
 import { Bus } from './nats/bus.ts';
 
 export type DispatchBody = Omit<MessageOf<'dispatch'>, 'v' | 'id' | 'ts' | 'from' | 'type'>;
@@ -29,9 +30,21 @@ export class PoolClient {
     readonly pool: string,
   ) {}
 
-  static async connect(opts: { url: string; pool: string; log: Logger; id?: string }): Promise<PoolClient> {
+  static async connect(opts: {
+    url: string;
+    pool: string;
+    log: Logger;
+    id?: string;
+    natsAuth?: Partial<NodeConnectionOptions>;
+  }): Promise<PoolClient> {
     const id = opts.id ?? `client-${process.pid}`;
-    const bus = await Bus.connect({ url: opts.url, name: `openrtc-${id}`, self: id, log: opts.log });
+    const bus = await Bus.connect({
+      url: opts.url,
+      name: `openrtc-${id}`,
+      self: id,
+      log: opts.log,
+      connect: { ...opts.natsAuth, inboxPrefix: natsInboxPrefix(opts.pool, { kind: 'client' }) },
+    });
     return new PoolClient(bus, opts.pool);
   }
 

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import type { SupervisorInput } from '../actors/supervisor.types.ts';
 import type { AgentSpec } from '../protocol/index.ts';
 import { discoverAgents } from './agents/load.ts';
 import { createLogger, type Logger } from './logger.ts';
+import { natsInboxPrefix } from './nats/auth.ts';
 import { Bus } from './nats/bus.ts';
 import { type RunningNatsServer, startNatsServer } from './nats/server.ts';
 import { ProcessSpawner } from './spawner.ts';
@@ -21,7 +23,9 @@ export interface PoolOptions {
   pretty: boolean;
   log?: Logger;
   policy?: SupervisorInput['policy'];
-  /** Extra environment for local workers (e.g. OPENRTC_LOG_LEVEL). */
+  /** NATS credentials/TLS of the supervisor (see docs/security.md). */
+  natsAuth?: Partial<NodeConnectionOptions>;
+  /** Extra environment for local workers (e.g. OPENRTC_LOG_LEVEL, NATS_* credentials). */
   workerEnv?: NodeJS.ProcessEnv;
 }
 
@@ -56,7 +60,13 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     log.info({ url, pid: embedded.pid }, 'embedded nats-server started');
   }
   const natsUrl = url;
-  const bus = await Bus.connect({ url: natsUrl, name: 'openrtc-supervisor', self: SUPERVISOR_ID, log });
+  const bus = await Bus.connect({
+    url: natsUrl,
+    name: 'openrtc-supervisor',
+    self: SUPERVISOR_ID,
+    log,
+    connect: { ...opts.natsAuth, inboxPrefix: natsInboxPrefix(opts.pool, { kind: 'supervisor' }) },
+  });
   const spawner = new ProcessSpawner();
   const localWorkers = Array.from({ length: opts.workers }, (_, i) => ({
     id: `w${i + 1}`,

@@ -1,5 +1,7 @@
 import { hostname } from 'node:os';
+import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { createLogger } from '../logger.ts';
+import { natsInboxPrefix } from '../nats/auth.ts';
 import { Bus } from '../nats/bus.ts';
 import { loadSharedVad, vadLoadCount } from '../voice/vad.ts';
 import { WorkerService } from './service.ts';
@@ -14,6 +16,8 @@ export interface WorkerOptions {
   /** Local workers: exit (after draining) when the supervisor process that started us is gone. */
   parentPid?: number;
   pretty: boolean;
+  /** NATS credentials/TLS (see docs/security.md). */
+  natsAuth?: Partial<NodeConnectionOptions>;
 }
 
 /** Exit codes of a worker process: the supervisor restarts on anything but 0. */
@@ -27,7 +31,13 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       .replace(/[^A-Za-z0-9_-]/g, '-')
       .slice(0, 40)}-${process.pid}`;
   const log = createLogger({ pretty: opts.pretty, base: { pool: opts.pool, worker: workerId } });
-  const bus = await Bus.connect({ url: opts.nats, name: `openrtc-worker-${workerId}`, self: workerId, log });
+  const bus = await Bus.connect({
+    url: opts.nats,
+    name: `openrtc-worker-${workerId}`,
+    self: workerId,
+    log,
+    connect: { ...opts.natsAuth, inboxPrefix: natsInboxPrefix(opts.pool, { kind: 'worker', id: workerId }) },
+  });
   const service = new WorkerService({
     bus,
     pool: opts.pool,
