@@ -11,9 +11,11 @@ import {
   negotiateVersion,
   parseSubject,
   type Reply,
+  type SessionState,
   SUPPORTED_VERSIONS,
   type Subjects,
   subjects,
+  toErrorData,
 } from '../../protocol/index.ts';
 import type { Logger } from '../logger.ts';
 import { type Bus, RequestFailedError } from '../nats/bus.ts';
@@ -38,6 +40,23 @@ const COMMAND_TIMEOUT_MS = 3000;
 export const SUPERVISOR_ID = 'supervisor';
 
 type Emitted<T extends SupervisorEmitted['type']> = Extract<SupervisorEmitted, { type: T }>;
+
+/** A dispatch request's body (what a client sends, without the envelope). */
+export type DispatchBody = Omit<MessageOf<'dispatch'>, 'v' | 'id' | 'ts' | 'from' | 'type'>;
+
+export type DispatchOutcome =
+  | { ok: true; session: string; worker: string; agent: string; jobId: string; existing: boolean }
+  | { ok: false; error: ErrorData };
+
+/** A session state the supervisor learned: from its worker, or its own verdict (worker lost). */
+export interface SessionUpdate {
+  session: string;
+  worker: string;
+  state: SessionState;
+  seq: number;
+  error?: ErrorData;
+}
+export type SessionListener = (e: SessionUpdate) => void;
 
 /**
  * The supervisor process's logic: the supervisor machine holds the pool state; this class feeds
@@ -178,6 +197,13 @@ export class SupervisorService {
         break;
       case 'session.state':
         this.sessionSeq.set(msg.session, Math.max(this.sessionSeq.get(msg.session) ?? 0, msg.seq));
+        this.notify({
+          session: msg.session,
+          worker: msg.worker,
+          state: msg.state,
+          seq: msg.seq,
+          ...(msg.failure ? { error: { code: msg.failure.code, message: msg.failure.message } } : {}),
+        });
         this.actor.send({
           type: 'SESSION_STATE',
           now,
@@ -200,44 +226,87 @@ export class SupervisorService {
   private onDispatch(msg: Message): Reply | undefined {
     if (msg.type !== 'dispatch') return undefined;
     const { bus } = this.o;
+    const { v, id, ts, from, type, ...body } = msg;
+    const result = this.dispatch(body, msg.id);
+    if (!result.ok) return bus.make('error', { ref: msg.id, error: result.error });
+    const { ok, ...placed } = result;
+    return bus.make('dispatch.ok', { ref: msg.id, ...placed });
+  }
+
+  /**
+   * Routes and places a job, in process (the NATS dispatch subject and the LiveKit dispatcher both
+   * come here). Idempotent by job id; never queues: no capacity is an immediate `no_capacity`.
+   */
+  dispatch(body: DispatchBody, requestId: string = randomUUID()): DispatchOutcome {
     let result: DispatchResult | undefined;
     const sub = this.actor.on('dispatch.result', (r) => {
-      if (r.requestId === msg.id) result = r;
+      if (r.requestId === requestId) result = r;
     });
     const sessionId = `s${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-    this.pendingTransport.set(sessionId, msg);
-    this.actor.send({
-      type: 'DISPATCH',
-      now: Date.now(),
-      requestId: msg.id,
-      sessionId,
-      ...(msg.agent ? { agent: msg.agent } : {}),
-      ...(msg.job ? { job: msg.job } : {}),
-      ...(msg.explicitOnly !== undefined ? { explicitOnly: msg.explicitOnly } : {}),
-    });
-    sub.unsubscribe();
-    this.pendingTransport.delete(sessionId);
-    if (!result)
-      return bus.make('error', {
-        ref: msg.id,
-        error: { code: 'internal', message: 'the supervisor machine gave no dispatch result' },
+    this.pendingTransport.set(sessionId, body);
+    try {
+      this.actor.send({
+        type: 'DISPATCH',
+        now: Date.now(),
+        requestId,
+        sessionId,
+        ...(body.agent ? { agent: body.agent } : {}),
+        ...(body.job ? { job: body.job } : {}),
+        ...(body.explicitOnly !== undefined ? { explicitOnly: body.explicitOnly } : {}),
       });
-    if (!result.ok) {
-      this.log.warn({ err: result.error, job: msg.job?.id }, 'dispatch refused');
-      return bus.make('error', { ref: msg.id, error: result.error });
+    } finally {
+      sub.unsubscribe();
+      this.pendingTransport.delete(sessionId);
     }
-    return bus.make('dispatch.ok', {
-      ref: msg.id,
-      session: result.session,
-      worker: result.worker,
-      agent: result.agent,
-      jobId: result.jobId,
-      existing: result.existing,
-    });
+    if (!result)
+      return {
+        ok: false,
+        error: { code: 'internal', message: 'the supervisor machine gave no dispatch result' },
+      };
+    if (!result.ok) {
+      this.log.warn({ err: result.error, job: body.job?.id }, 'dispatch refused');
+      return { ok: false, error: result.error };
+    }
+    const { type, requestId: _r, ...placed } = result;
+    return placed;
+  }
+
+  /**
+   * Calls `listener` with every session state the supervisor learns (worker reports and its own
+   * verdicts). A final state may be reported twice (the transition, then the end): dedupe on it.
+   */
+  onSession(listener: SessionListener): () => void {
+    this.sessionListeners.add(listener);
+    return () => this.sessionListeners.delete(listener);
+  }
+
+  /** Sessions placed and not ended, and the capacity of the workers that can take more. */
+  load(): { active: number; capacity: number } {
+    const ctx = this.actor.getSnapshot().context;
+    let active = 0;
+    let capacity = 0;
+    for (const w of Object.values(ctx.workers)) {
+      if (w.state !== 'ready' && w.state !== 'full') continue;
+      active += w.active;
+      capacity += w.capacity;
+    }
+    return { active, capacity };
+  }
+
+  private readonly sessionListeners = new Set<SessionListener>();
+
+  private notify(e: SessionUpdate): void {
+    for (const l of this.sessionListeners) {
+      try {
+        l(e);
+      } catch (err) {
+        this.log.error({ err: toErrorData(err), session: e.session }, 'session listener failed');
+      }
+    }
   }
 
   /** Dispatch requests by pre-generated session id, while the machine places them (synchronously). */
-  private readonly pendingTransport = new Map<string, MessageOf<'dispatch'>>();
+  private readonly pendingTransport = new Map<string, DispatchBody>();
 
   private wireEmitted(): void {
     const a = this.actor;
@@ -248,6 +317,13 @@ export class SupervisorService {
         'session lost with its worker',
       );
       this.ledger.ended(e.sessionId, 'failed', e.error);
+      this.notify({
+        session: e.sessionId,
+        worker: e.worker,
+        state: 'failed',
+        seq: (this.sessionSeq.get(e.sessionId) ?? 0) + 1,
+        error: e.error,
+      });
       this.inspectSession(e.sessionId, e.worker, 'failed', 'WORKER_LOST', {
         agent: e.agent,
         worker: e.worker,
@@ -256,6 +332,14 @@ export class SupervisorService {
     });
     a.on('session.ended', (e) => {
       this.ledger.ended(e.sessionId, e.state, e.error);
+      // Also covers ends the worker never reported (a failed placement, a lost end event).
+      this.notify({
+        session: e.sessionId,
+        worker: e.worker,
+        state: e.state,
+        seq: this.sessionSeq.get(e.sessionId) ?? 0,
+        ...(e.error ? { error: e.error } : {}),
+      });
       this.log.info(
         {
           session: e.sessionId,
