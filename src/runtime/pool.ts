@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import type { SupervisorInput } from '../actors/supervisor.types.ts';
@@ -68,8 +69,11 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     connect: { ...opts.natsAuth, inboxPrefix: natsInboxPrefix(opts.pool, { kind: 'supervisor' }) },
   });
   const spawner = new ProcessSpawner();
+  // Ids are unique per supervisor incarnation: workers left draining by a dead supervisor must
+  // never share a command subject with the new supervisor's workers.
+  const incarnation = randomBytes(2).toString('hex');
   const localWorkers = Array.from({ length: opts.workers }, (_, i) => ({
-    id: `w${i + 1}`,
+    id: `w${i + 1}-${incarnation}`,
     capacity: opts.capacity,
   }));
   const workerArgs = (id: string) => [
