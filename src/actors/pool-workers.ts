@@ -125,9 +125,23 @@ export function onWorkerExited(d: Draft, e: EventOf<'WORKER_EXITED'>): void {
 }
 
 /** The periodic loss check: missed heartbeats, or a spawned worker that never said hello. */
+/**
+ * The supervisor's own NATS link changed. While it is down no heartbeat can arrive, so no worker
+ * is judged by its silence; when it returns every worker gets a fresh window to be heard again.
+ */
+export function onBus(d: Draft, e: { now: number; connected: boolean }): void {
+  advance(d, e.now);
+  d.ctx.busDown = !e.connected;
+  if (!e.connected) return;
+  for (const w of Object.values(d.ctx.workers)) {
+    if (w.epoch !== null && w.lastSeen !== null) patchWorker(d, w.id, { lastSeen: d.ctx.now });
+  }
+}
+
 export function onTick(d: Draft): void {
   d.ctx.clock += d.ctx.heartbeatMs;
   advance(d, d.ctx.clock);
+  if (d.ctx.busDown) return;
   const { now, heartbeatMs, missedHeartbeats, helloTimeoutMs } = d.ctx;
   for (const w of Object.values(d.ctx.workers)) {
     const silentFor = w.lastSeen === null ? 0 : now - w.lastSeen;

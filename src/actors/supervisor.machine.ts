@@ -7,6 +7,7 @@ import {
   isDown,
   localWorker,
   onDrain,
+  onBus,
   onDrainDeadline,
   onHeartbeat,
   onHello,
@@ -73,6 +74,9 @@ function applyEvent(d: Draft, e: SupervisorEvent): void {
       return;
     case 'TICK':
       onTick(d);
+      return;
+    case 'BUS':
+      onBus(d, e);
       return;
     case 'RESPAWN':
       onRespawn(d, e);
@@ -174,6 +178,7 @@ export const supervisorMachine = setup({
       clock: now,
       rng: input.seed ?? seedFrom(input.pool),
       rejected: {},
+      busDown: false,
       state: null,
       seq: 0,
     };
@@ -188,6 +193,7 @@ export const supervisorMachine = setup({
     WORKER_EXITED: { actions: 'apply' },
     DISPATCH: { actions: 'apply' },
     PLACE_FAILED: { actions: 'apply' },
+    BUS: { actions: 'apply' },
     RESPAWN: { actions: 'apply' },
     TICK: { actions: ['apply', 'scheduleTick'] },
   },

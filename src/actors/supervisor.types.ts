@@ -108,6 +108,11 @@ export interface SupervisorContext {
   rng: number;
   /** Messages ignored, by reason (stale_epoch, stale_seq, unknown_worker, unknown_session...). */
   rejected: Record<string, number>;
+  /**
+   * The supervisor's own NATS link is down: silence proves nothing about workers, so the loss
+   * check is suspended (and restarts a full window when the link returns).
+   */
+  busDown: boolean;
   state: SupervisorState | null;
   seq: number;
 }
@@ -148,6 +153,8 @@ export type SupervisorEvent =
   /** session.start to the worker failed (error reply or timeout). */
   | { type: 'PLACE_FAILED'; now: number; sessionId: string; error: ErrorData }
   | { type: 'DRAIN'; now: number; timeoutMs?: number }
+  /** The supervisor's NATS connection went down or came back. */
+  | { type: 'BUS'; now: number; connected: boolean }
   /** Internal: the periodic loss check. */
   | { type: 'TICK' }
   /** Internal: a restart's backoff has elapsed. */

@@ -33,6 +33,20 @@ describe('worker loss by missed heartbeats (simulated clock)', () => {
     expect(p.dispatch({ sessionId: 'c' })).toMatchObject({ ok: true, worker: 'w2' });
   });
 
+  it("while the supervisor's own NATS link is down nobody is lost; after it returns workers get a full window", () => {
+    const p = pool({ heartbeatMs: 1000, missedHeartbeats: 3 });
+    p.join('w1', 'e1');
+    p.dispatch({ sessionId: 'a' });
+    p.send({ type: 'BUS', now: p.clock.now(), connected: false });
+    p.advance(10_000);
+    expect(p.of('session.lost')).toEqual([]);
+    p.send({ type: 'BUS', now: p.clock.now(), connected: true });
+    p.advance(3000);
+    expect(p.of('session.lost')).toEqual([]);
+    p.advance(1000);
+    expect(p.of('session.lost')).toMatchObject([{ sessionId: 'a', error: { code: 'worker_lost' } }]);
+  });
+
   it('a lost worker that keeps talking with its old epoch is fenced; a new hello re-admits it', () => {
     const p = pool({ heartbeatMs: 1000, missedHeartbeats: 3 });
     p.join('w1', 'e1');
