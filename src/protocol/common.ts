@@ -68,6 +68,10 @@ export const ERROR_CODES = [
   'session_error',
   'worker_lost',
   'supervisor_unavailable',
+  /** Nobody subscribes to the subject a request went to. */
+  'no_responders',
+  /** This process's own NATS connection is down: the request was not sent. */
+  'nats_unavailable',
   'timeout',
   'internal',
 ] as const;

@@ -55,6 +55,8 @@ export type Handler = (msg: Message, raw: Msg) => void | Reply | Promise<void | 
  */
 export class Bus {
   readonly rejected: Partial<Record<RejectReason, number>> = {};
+  private linkUp = true;
+  private readonly linkListeners = new Set<(up: boolean) => void>();
   private constructor(
     readonly nc: NatsConnection,
     private readonly opts: BusOptions,
@@ -97,8 +99,28 @@ export class Bus {
     }
   }
 
-  /** Request/reply. Resolves with the reply; an error reply, timeout or no responder rejects. */
+  /** Whether the NATS link is up. While it is down, publishes are lost and requests fail fast. */
+  get connected(): boolean {
+    return this.linkUp;
+  }
+
+  /** Calls `listener(up)` when the NATS link goes down or comes back. */
+  onLink(listener: (up: boolean) => void): () => void {
+    this.linkListeners.add(listener);
+    return () => this.linkListeners.delete(listener);
+  }
+
+  /**
+   * Request/reply. Resolves with the reply; an error reply, timeout or no responder rejects.
+   * While the link is down it rejects at once (`nats_unavailable`) instead of waiting out the timeout.
+   */
   async request(subject: string, msg: Message, timeoutMs: number): Promise<Reply> {
+    if (!this.linkUp) {
+      throw new RequestFailedError(subject, {
+        code: 'nats_unavailable',
+        message: `NATS connection is down (reconnecting); ${msg.type} to ${subject} was not sent`,
+      });
+    }
     let raw: Msg;
     try {
       raw = await this.nc.request(subject, encode(msg, this.opts), { timeout: timeoutMs });
@@ -173,11 +195,22 @@ export class Bus {
     );
   }
 
+  private setLink(up: boolean): void {
+    if (this.linkUp === up) return;
+    this.linkUp = up;
+    for (const l of this.linkListeners) l(up);
+  }
+
   private watchStatus(): void {
     void (async () => {
       for await (const s of this.nc.status()) {
-        if (s.type === 'disconnect') this.log.warn({ server: s.server }, 'nats disconnected');
-        else if (s.type === 'reconnect') this.log.info({ server: s.server }, 'nats reconnected');
+        if (s.type === 'disconnect') {
+          this.log.warn({ server: s.server }, 'nats disconnected');
+          this.setLink(false);
+        } else if (s.type === 'reconnect') {
+          this.log.info({ server: s.server }, 'nats reconnected');
+          this.setLink(true);
+        }
       }
     })().catch(() => {});
   }
@@ -185,7 +218,7 @@ export class Bus {
 
 function requestErrorData(err: unknown, subject: string, timeoutMs: number): ErrorData {
   if (err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) {
-    return { code: 'supervisor_unavailable', message: `no one is listening on ${subject}` };
+    return { code: 'no_responders', message: `no one is listening on ${subject}` };
   }
   if (err instanceof TimeoutError || (err instanceof RequestError && /timeout/i.test(err.message))) {
     return { code: 'timeout', message: `no reply on ${subject} within ${timeoutMs} ms` };

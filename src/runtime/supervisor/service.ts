@@ -101,6 +101,8 @@ export class SupervisorService {
     bus.subscribe(this.s.eventsAll, (msg, raw) => this.onWorkerEvent(msg, raw.subject));
     bus.subscribe(this.s.dispatch, (msg) => this.onDispatch(msg));
     bus.subscribe(this.s.status, (msg) => (msg.type === 'status' ? this.status(msg.id) : undefined));
+    // While our own link is down, silence proves nothing about the workers.
+    bus.onLink((connected) => this.actor.send({ type: 'BUS', now: Date.now(), connected }));
     this.actor.start();
     // Workers that outlived a previous supervisor answer with a hello carrying their sessions.
     bus.publish(this.s.broadcast, bus.make('supervisor.up', { epoch: this.epoch }));
@@ -427,7 +429,7 @@ export class SupervisorService {
         return undefined;
       } catch (err) {
         last = err instanceof RequestFailedError ? err.error : { code: 'internal', message: String(err) };
-        if (last.code !== 'timeout' && last.code !== 'supervisor_unavailable') break;
+        if (last.code !== 'timeout' && last.code !== 'no_responders') break;
       }
     }
     this.log.warn({ worker, type: msg.type, err: last }, 'worker command failed');

@@ -133,6 +133,10 @@ export class WorkerService {
       // A (re)started supervisor asks everyone to say hello again, so it can re-adopt sessions.
       if (msg.type === 'supervisor.up' && this.heartbeatTimer) void this.hello().catch(() => {});
     });
+    // Back from a NATS outage: report the full state at once, so the supervisor reconciles now.
+    bus.onLink((up) => {
+      if (up && this.heartbeatTimer) this.heartbeat();
+    });
     this.actor.start();
     this.actor.send({ type: 'STARTED' });
   }
@@ -155,7 +159,7 @@ export class WorkerService {
       } catch (err) {
         if (
           err instanceof RequestFailedError &&
-          (err.error.code === 'timeout' || err.error.code === 'supervisor_unavailable')
+          ['timeout', 'no_responders', 'nats_unavailable'].includes(err.error.code)
         ) {
           if (attempt === 1 || attempt % 10 === 0)
             this.o.log.warn({ attempt }, `waiting for a supervisor: ${err.error.message}`);
@@ -264,8 +268,8 @@ export class WorkerService {
       { from: t.from, to: t.to, seq: t.seq, event: t.event, ...(t.failure ? { failure: t.failure } : {}) },
       `session ${t.to}`,
     );
-    const detail = t.failure
-      ? { code: t.failure.code, message: t.failure.message, phase: t.failure.phase }
+    const failure = t.failure
+      ? { phase: t.failure.phase, code: t.failure.code, message: t.failure.message }
       : undefined;
     this.publish(
       bus.make('session.state', {
@@ -274,7 +278,7 @@ export class WorkerService {
         epoch: this.epoch,
         state: t.to,
         seq: t.seq,
-        ...(detail ? { detail } : {}),
+        ...(failure ? { failure } : {}),
       }),
     );
     this.inspect('session', h.id, workerId, t.from, t.to, t.event, t.seq, {
