@@ -102,6 +102,14 @@ addNatsAuthOptions(program.command('worker'))
       .default(25),
   )
   .addOption(
+    new Option(
+      '--drain-timeout <ms>',
+      'on SIGTERM or drain, how long sessions may finish before they are cancelled',
+    )
+      .argParser(nonNegativeInt('--drain-timeout'))
+      .default(30_000),
+  )
+  .addOption(
     new Option('--parent-pid <pid>', 'exit when this process is gone (set by the supervisor)')
       .argParser(positiveInt('--parent-pid'))
       .hideHelp(),
@@ -115,6 +123,7 @@ addNatsAuthOptions(program.command('worker'))
         pool: opts.pool,
         id: opts.id,
         capacity: opts.capacity,
+        drainTimeoutMs: opts.drainTimeout,
         parentPid: opts.parentPid,
         pretty: !opts.jsonLogs,
         natsAuth: cliNatsAuth(opts),

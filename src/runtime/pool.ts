@@ -85,6 +85,8 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     id,
     '--capacity',
     String(opts.capacity),
+    '--drain-timeout',
+    String(opts.drainTimeoutMs),
     '--parent-pid',
     String(process.pid),
     ...(opts.pretty ? [] : ['--json-logs']),

@@ -1,39 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PoolClient } from '../../src/runtime/client.ts';
-import { OPENRTC_BIN } from '../../src/runtime/spawner.ts';
 import { captureLog } from '../support/log.ts';
 import { useNatsServer } from '../support/nats.ts';
 import { AUDIO, EXAMPLE_AGENTS, readyWorkers } from '../support/pool.ts';
+import { exited, useOpenrtc } from '../support/processes.ts';
 import { isAlive, waitFor } from '../support/wait.ts';
 
 const nats = useNatsServer();
-const children: ChildProcess[] = [];
-
-function openrtc(args: string[]): ChildProcess & { output: () => string } {
-  const child = spawn(process.execPath, [OPENRTC_BIN, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OPENRTC_LOG_LEVEL: 'info' },
-  });
-  let out = '';
-  child.stdout?.on('data', (d) => {
-    out += d;
-  });
-  child.stderr?.on('data', (d) => {
-    out += d;
-  });
-  children.push(child);
-  return Object.assign(child, { output: () => out });
-}
-
-const exited = (c: ChildProcess) =>
-  new Promise<number | null>((r) =>
-    c.exitCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code)),
-  );
-
-afterEach(() => {
-  for (const c of children.splice(0)) if (c.exitCode === null) c.kill('SIGKILL');
-});
+const openrtc = useOpenrtc();
 
 describe('the openrtc command', () => {
   it('SIGTERM on `openrtc start` drains: in-flight sessions finish, exit 0, no orphan processes', async () => {
