@@ -3,6 +3,7 @@ import { AgentName, AgentSpec, JobDescriptor, LocalAudioInput, SessionLimits, Tr
 import {
   Count,
   Detail,
+  ErrorCode,
   ErrorData,
   MessageId,
   Outcome,
@@ -73,13 +74,24 @@ export const WorkerStateChanged = message('worker.state', {
   reason: ErrorData.optional(),
 });
 
+/** Why a session failed: the phase it was in, a stable code, and a message for people. */
+export const SessionFailure = z.object({
+  phase: SessionPhase,
+  code: ErrorCode,
+  message: z.string().max(4096),
+});
+export type SessionFailure = z.infer<typeof SessionFailure>;
+
+// Sent on every session transition, so it has only fixed fields: zod checks a free-form record
+// key by key, several times slower than a plain object (docs/benchmarks/protocol.md).
 export const SessionStateChanged = message('session.state', {
   session: SessionId,
   worker: WorkerId,
   epoch: Epoch,
   state: SessionState,
   seq: Seq,
-  detail: Detail.optional(),
+  /** Present when `state` is `failed`. */
+  failure: SessionFailure.optional(),
 });
 
 export const SessionEnded = message('session.ended', {

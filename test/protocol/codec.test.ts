@@ -163,7 +163,10 @@ describe('encode checks the schema and the size', () => {
   });
 
   it('produces UTF-8 JSON bytes', () => {
-    const msg = sessionState({ detail: { room: 'café ☕' } });
+    const msg = sessionState({
+      state: 'failed',
+      failure: { phase: 'connect', code: 'connect_failed', message: 'room café ☕ refused the connection' },
+    });
     const bytes = encode(msg);
     expect(bytes).toBeInstanceOf(Uint8Array);
     expect(JSON.parse(new TextDecoder().decode(bytes))).toEqual(msg);
@@ -290,9 +293,12 @@ describe('decode never throws and says what, where and on which subject', () => 
   });
 
   it(`refuses payloads over ${DEFAULT_MAX_PAYLOAD_BYTES} bytes by default`, () => {
-    const big = text(sessionState({ detail: { blob: 'x'.repeat(DEFAULT_MAX_PAYLOAD_BYTES) } }));
+    const failure = (message: string) => ({ phase: 'active', code: 'session_error', message });
+    const big = text(
+      sessionState({ state: 'failed', failure: failure('x'.repeat(DEFAULT_MAX_PAYLOAD_BYTES)) }),
+    );
     expect(decodeError(big, events).reason).toBe('payload_too_large');
-    const justUnder = text(sessionState({ detail: { blob: 'x'.repeat(4000) } }));
+    const justUnder = text(sessionState({ state: 'failed', failure: failure('x'.repeat(4000)) }));
     expect(decode(justUnder, events).ok).toBe(true);
   });
 

@@ -295,9 +295,10 @@ describe('mutated valid messages are accepted or rejected at the mutated place, 
         const inner = JSON.stringify(parent[key]);
         parent[key] = MARKER;
         const [open, close] = asObject ? ['{"n":', '}'] : ['[', ']'];
+        // A function, not a replacement string: a generated `$'` or `$&` in the value would expand.
         const text = JSON.stringify(message).replace(
           JSON.stringify(MARKER),
-          `${open.repeat(depth)}${inner}${close.repeat(depth)}`,
+          () => `${open.repeat(depth)}${inner}${close.repeat(depth)}`,
         );
         const result = decodeChecked(text, subjectFor(type));
         if (!result.ok) {
