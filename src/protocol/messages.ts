@@ -130,7 +130,11 @@ export const SessionCancel = message('session.cancel', {
 });
 
 export const Drain = message('drain', { timeoutMs: z.number().int().nonnegative() });
-export const Shutdown = message('shutdown', { reason: z.string().max(1024) });
+export const Shutdown = message('shutdown', {
+  reason: z.string().max(1024),
+  /** Only this incarnation obeys: the supervisor stops a fenced (stale) worker without touching a new one. */
+  epoch: Epoch.optional(),
+});
 
 // ── supervisor → everyone ─────────────────────────────────────────────────────────────
 

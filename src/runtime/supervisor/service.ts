@@ -296,6 +296,8 @@ export class SupervisorService {
   }
 
   private readonly sessionListeners = new Set<SessionListener>();
+  /** Stale epochs already told to shut down. */
+  private readonly shutdownSent = new Set<string>();
 
   private notify(e: SessionUpdate): void {
     for (const l of this.sessionListeners) {
@@ -382,9 +384,20 @@ export class SupervisorService {
         `worker given up: ${e.reason}`,
       ),
     );
-    a.on('worker.fenced', (e) =>
-      this.log.warn({ worker: e.worker, epoch: e.epoch, type: e.messageType }, `fenced: ${e.reason}`),
-    );
+    a.on('worker.fenced', (e) => {
+      this.log.warn({ worker: e.worker, epoch: e.epoch, type: e.messageType }, `fenced: ${e.reason}`);
+      // A stale incarnation still runs (it was hung, not dead): stop it, and only it.
+      if (this.shutdownSent.has(e.epoch)) return;
+      if (this.shutdownSent.size >= 1000) this.shutdownSent.clear();
+      this.shutdownSent.add(e.epoch);
+      void this.command(
+        e.worker,
+        this.o.bus.make('shutdown', {
+          reason: `fenced: ${e.reason}; this incarnation was declared lost`,
+          epoch: e.epoch,
+        }),
+      );
+    });
     a.on('pool.health', (e) =>
       this.log[e.health === 'degraded' ? 'warn' : 'info'](
         { health: e.health, previous: e.previous },

@@ -211,6 +211,10 @@ export class WorkerService {
         this.drain(msg.timeoutMs);
         return bus.make('ack', { ref: msg.id });
       case 'shutdown':
+        // A shutdown aimed at another incarnation of this worker id is not ours to obey.
+        if (msg.epoch && msg.epoch !== this.epoch)
+          return bus.make('ack', { ref: msg.id, detail: { ignored: 'other epoch' } });
+        this.o.log.warn({ reason: msg.reason }, 'shutdown by the supervisor');
         for (const h of this.sessions.values()) h.cancel(`shutdown: ${msg.reason}`);
         this.drain(0);
         return bus.make('ack', { ref: msg.id });
