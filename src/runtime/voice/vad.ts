@@ -1,14 +1,88 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { VAD } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { ensureAgentsLogger } from './agents-log.ts';
 
+type SileroOptions = NonNullable<Parameters<typeof silero.VAD.load>[0]>;
+type InferenceSession = ConstructorParameters<typeof silero.VAD>[0];
+
 /** Silero options (the plugin does not export their type); the model runs at 16 kHz. */
-export type SharedVadOptions = NonNullable<Parameters<typeof silero.VAD.load>[0]>;
+export type SharedVadOptions = SileroOptions;
 
 export interface SharedVad {
   vad: VAD;
   /** How long the load took, in ms (0 when this call reused the loaded model). */
   ms: number;
+}
+
+/**
+ * The plugin's defaults (its `defaultVADOptions` is not exported). Kept equal to
+ * @livekit/agents-plugin-silero 1.9; a test compares them with what `silero.VAD.load()` uses.
+ */
+export const SILERO_DEFAULTS: Required<SileroOptions> = {
+  minSpeechDuration: 50,
+  minSilenceDuration: 550,
+  prefixPaddingDuration: 500,
+  maxBufferedSpeech: 60_000,
+  activationThreshold: 0.5,
+  sampleRate: 16_000,
+  forceCPU: true,
+};
+
+interface OnnxParts {
+  newInferenceSession(forceCPU: boolean): Promise<InferenceSession>;
+  OnnxModel: new (session: InferenceSession, sampleRate: 8000 | 16000) => unknown;
+}
+
+/**
+ * silero.VAD keeps every stream it ever opened in a private list (for `updateOptions`), so a VAD
+ * shared by a worker's sessions would hold each finished session's stream and its 60 s speech
+ * buffer forever (measured: ~120 KB heap + 1.9 MB ArrayBuffer per session). This VAD makes the
+ * same streams from the same model and options without listing them. Options are fixed at load.
+ */
+class UnlistedSileroVad extends silero.VAD {
+  constructor(
+    private readonly session: InferenceSession,
+    private readonly options: Required<SileroOptions>,
+    private readonly parts: OnnxParts,
+  ) {
+    super(session, options);
+  }
+
+  override stream(): silero.VADStream {
+    const model = new this.parts.OnnxModel(this.session, this.options.sampleRate);
+    return new silero.VADStream(this as silero.VAD, this.options, model as never);
+  }
+}
+
+/** The plugin's ONNX helpers live in a module its package does not export; reach it by file path. */
+async function onnxParts(): Promise<OnnxParts | undefined> {
+  try {
+    const entry = createRequire(import.meta.url).resolve('@livekit/agents-plugin-silero');
+    const mod = (await import(
+      pathToFileURL(join(dirname(entry), 'onnx_model.js')).href
+    )) as Partial<OnnxParts>;
+    if (typeof mod.newInferenceSession === 'function' && typeof mod.OnnxModel === 'function') {
+      return mod as OnnxParts;
+    }
+  } catch {
+    // fall through: the plugin's layout changed
+  }
+  return undefined;
+}
+
+async function load(opts: SileroOptions | undefined): Promise<VAD> {
+  const parts = await onnxParts();
+  if (!parts) {
+    process.emitWarning(
+      'openrtc: cannot reach the Silero plugin internals; using silero.VAD.load(), which keeps every closed stream',
+    );
+    return silero.VAD.load(opts);
+  }
+  const options = { ...SILERO_DEFAULTS, ...opts };
+  return new UnlistedSileroVad(await parts.newInferenceSession(options.forceCPU), options, parts);
 }
 
 let loading: Promise<{ vad: VAD; ms: number }> | undefined;
@@ -40,7 +114,7 @@ export async function loadSharedVad(opts?: SharedVadOptions): Promise<SharedVad>
   loadedWith = key;
   loads += 1;
   const started = performance.now();
-  const attempt = silero.VAD.load(opts).then((vad) => ({ vad, ms: performance.now() - started }));
+  const attempt = load(opts).then((vad) => ({ vad, ms: performance.now() - started }));
   loading = attempt;
   try {
     return await attempt;
@@ -53,7 +127,7 @@ export async function loadSharedVad(opts?: SharedVadOptions): Promise<SharedVad>
   }
 }
 
-/** How many times this process has called `silero.VAD.load()`. */
+/** How many times this process has loaded the Silero model. */
 export function vadLoadCount(): number {
   return loads;
 }

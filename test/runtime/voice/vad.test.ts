@@ -1,3 +1,7 @@
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import type { VADStream } from '@livekit/agents';
+import * as silero from '@livekit/agents-plugin-silero';
 import { describe, expect, it } from 'vitest';
 import { loadSharedVad, VadOptionsConflictError, vadLoadCount } from '../../../src/runtime/voice/vad.ts';
 import { readWavMono16k } from '../../../src/runtime/voice/wav.ts';
@@ -14,6 +18,9 @@ import { AUDIO, boundaryErrors, segmentsOf, vadSegments } from './helpers.ts';
  * a boundary off by a word, fails the test.
  */
 const TOLERANCE_MS = 200;
+
+setFlagsFromString('--expose_gc');
+const gc = runInNewContext('gc') as () => void;
 
 describe('the shared Silero VAD', () => {
   it('is loaded once per process and shared by every caller', async () => {
@@ -48,5 +55,33 @@ describe('the shared Silero VAD', () => {
   it('finds no speech in silence', async () => {
     const { vad } = await loadSharedVad();
     expect(await vadSegments(vad, new Int16Array(16_000 * 2))).toEqual([]);
+  });
+});
+
+describe('the shared VAD compared with the plugin as shipped', () => {
+  it('decides exactly like silero.VAD.load() with its defaults', async () => {
+    const { vad } = await loadSharedVad();
+    const plain = await silero.VAD.load();
+    expect(vad.minSilenceDuration).toBe(plain.minSilenceDuration);
+    for (const file of [AUDIO.restaurant, AUDIO.dental]) {
+      const samples = await readWavMono16k(file);
+      expect(await vadSegments(vad, samples)).toEqual(await vadSegments(plain, samples));
+    }
+  });
+
+  it('does not keep closed streams alive, where the plugin as shipped does', async () => {
+    const { vad } = await loadSharedVad();
+    const plain = await silero.VAD.load();
+    const collected = async (make: () => VADStream) => {
+      const ref = new WeakRef(make());
+      ref.deref()?.close();
+      for (let i = 0; i < 5 && ref.deref(); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+        gc();
+      }
+      return ref.deref() === undefined;
+    };
+    expect(await collected(() => vad.stream())).toBe(true);
+    expect(await collected(() => plain.stream())).toBe(false);
   });
 });
