@@ -22,6 +22,7 @@ import {
   type Reply,
   toErrorData,
 } from '../../protocol/index.ts';
+import { LogLimiter } from '../log-limiter.ts';
 import type { Logger } from '../logger.ts';
 
 export interface BusOptions extends CodecOptions {
@@ -56,6 +57,8 @@ export type Handler = (msg: Message, raw: Msg) => void | Reply | Promise<void | 
 export class Bus {
   readonly rejected: Partial<Record<RejectReason, number>> = {};
   private linkUp = true;
+  /** Every rejection is counted; only a few per reason are logged. */
+  private readonly rejectLog = new LogLimiter();
   private readonly linkListeners = new Set<(up: boolean) => void>();
   private constructor(
     readonly nc: NatsConnection,
@@ -189,8 +192,10 @@ export class Bus {
 
   private count(error: ProtocolError): void {
     this.rejected[error.reason] = (this.rejected[error.reason] ?? 0) + 1;
+    const { log, suppressed } = this.rejectLog.allow(error.reason);
+    if (!log) return;
     this.log.warn(
-      { reason: error.reason, ...error.context },
+      { reason: error.reason, ...error.context, ...(suppressed ? { suppressed } : {}) },
       `rejected message: ${error.message.slice(0, 500)}`,
     );
   }

@@ -17,6 +17,7 @@ import {
   subjects,
   toErrorData,
 } from '../../protocol/index.ts';
+import { LogLimiter } from '../log-limiter.ts';
 import type { Logger } from '../logger.ts';
 import { type Bus, RequestFailedError } from '../nats/bus.ts';
 import { Ledger } from './ledger.ts';
@@ -161,6 +162,8 @@ export class SupervisorService {
       return bus.make('error', { ref: msg.id, error });
     }
     const { v, id, ts, from, type, ...body } = msg;
+    if (this.helloEpochs.size >= 10_000) this.helloEpochs.clear();
+    this.helloEpochs.add(msg.epoch);
     this.actor.send({ type: 'WORKER_HELLO', now: Date.now(), ...body });
     this.log.info(
       { worker: msg.worker, pid: msg.pid, host: msg.host, epoch: msg.epoch, sessions: msg.sessions.length },
@@ -296,6 +299,9 @@ export class SupervisorService {
   }
 
   private readonly sessionListeners = new Set<SessionListener>();
+  private readonly fenceLog = new LogLimiter();
+  /** Epochs of incarnations that said hello (bounded). */
+  private readonly helloEpochs = new Set<string>();
   /** Stale epochs already told to shut down. */
   private readonly shutdownSent = new Set<string>();
 
@@ -385,9 +391,16 @@ export class SupervisorService {
       ),
     );
     a.on('worker.fenced', (e) => {
-      this.log.warn({ worker: e.worker, epoch: e.epoch, type: e.messageType }, `fenced: ${e.reason}`);
-      // A stale incarnation still runs (it was hung, not dead): stop it, and only it.
-      if (this.shutdownSent.has(e.epoch)) return;
+      const { log, suppressed } = this.fenceLog.allow(e.worker);
+      if (log) {
+        this.log.warn(
+          { worker: e.worker, epoch: e.epoch, type: e.messageType, ...(suppressed ? { suppressed } : {}) },
+          `fenced: ${e.reason}`,
+        );
+      }
+      // A stale incarnation still runs (it was hung, not dead): stop it, and only it. Only
+      // incarnations that really said hello: a forged epoch must not make us send commands.
+      if (!this.helloEpochs.has(e.epoch) || this.shutdownSent.has(e.epoch)) return;
       if (this.shutdownSent.size >= 1000) this.shutdownSent.clear();
       this.shutdownSent.add(e.epoch);
       void this.command(
