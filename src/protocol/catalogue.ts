@@ -23,10 +23,21 @@ export const WorkerCommand = z.discriminatedUnion('type', [
 ]);
 export type WorkerCommand = z.infer<typeof WorkerCommand>;
 
-export const ClientRequest = z.discriminatedUnion('type', [m.DispatchRequest, m.StatusRequest]);
+export const ClientRequest = z.discriminatedUnion('type', [
+  m.DispatchRequest,
+  m.StatusRequest,
+  m.HistoryRequest,
+]);
 export type ClientRequest = z.infer<typeof ClientRequest>;
 
-export const Reply = z.discriminatedUnion('type', [m.Welcome, m.Ack, m.DispatchOk, m.StatusOk, m.ErrorReply]);
+export const Reply = z.discriminatedUnion('type', [
+  m.Welcome,
+  m.Ack,
+  m.DispatchOk,
+  m.StatusOk,
+  m.HistoryOk,
+  m.ErrorReply,
+]);
 export type Reply = z.infer<typeof Reply>;
 
 export const Broadcast = z.discriminatedUnion('type', [m.SupervisorUp]);

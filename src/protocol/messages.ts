@@ -226,6 +226,33 @@ export const StatusOk = message('status.ok', {
 
 export const ErrorReply = message('error', { ref: ref.optional(), error: ErrorData });
 
+// ── session history (client → supervisor, request/reply) ──────────────────────────────
+
+export const HistoryRequest = message('history', { session: SessionId });
+
+/** One recorded transition of a session, as the supervisor's inspection history keeps it. */
+export const HistoryEntry = z.object({
+  from: z.string().max(256).nullable(),
+  to: z.string().max(256),
+  event: z.string().max(256),
+  seq: Seq,
+  ts: UnixMs,
+  host: z.string().max(256),
+  pid: z.number().int().positive(),
+  summary: Detail,
+});
+
+export const HistoryOk = message('history.ok', {
+  ref,
+  session: SessionId,
+  /** The worker that hosted it, when known. */
+  worker: WorkerId.nullable(),
+  ended: z.boolean(),
+  /** Earlier transitions no longer kept (the history keeps the last ones of each session). */
+  dropped: Count,
+  transitions: z.array(HistoryEntry).max(1000),
+});
+
 // ── inspection ────────────────────────────────────────────────────────────────────────
 
 export const Inspection = message('inspect', {

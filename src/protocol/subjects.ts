@@ -8,6 +8,7 @@ import type { MessageType } from './catalogue.ts';
  *   openrtc.P.worker.<worker>.cmd   supervisor → worker   request/reply: commands → ack | error
  *   openrtc.P.dispatch              client → supervisor   request/reply: dispatch → dispatch.ok | error
  *   openrtc.P.status                client → supervisor   request/reply: status → status.ok | error
+ *   openrtc.P.history               client → supervisor   request/reply: history → history.ok | error
  *   openrtc.P.inspect.<source>      any → inspectors      publish: inspect
  * A worker's own id is in every subject it may publish on, so nats-server permissions can pin
  * each worker to its own subjects.
@@ -35,6 +36,7 @@ export function subjects(pool: string) {
     workerCmd: (worker: string) => `${p}.worker.${token('worker id', worker)}.cmd`,
     dispatch: `${p}.dispatch`,
     status: `${p}.status`,
+    history: `${p}.history`,
     inspect: (source: string) => `${p}.inspect.${token('inspect source', source)}`,
     inspectAll: `${p}.inspect.*`,
     /** Everything under this pool: for permissions and taps. */
@@ -50,6 +52,7 @@ export type SubjectKind =
   | 'cmd'
   | 'dispatch'
   | 'status'
+  | 'history'
   | 'inspect'
   | 'inbox';
 
@@ -68,8 +71,9 @@ export const ALLOWED_TYPES: Record<SubjectKind, readonly MessageType[]> = {
   cmd: ['session.start', 'session.cancel', 'drain', 'shutdown'],
   dispatch: ['dispatch'],
   status: ['status'],
+  history: ['history'],
   inspect: ['inspect'],
-  inbox: ['welcome', 'ack', 'dispatch.ok', 'status.ok', 'error'],
+  inbox: ['welcome', 'ack', 'dispatch.ok', 'status.ok', 'history.ok', 'error'],
 };
 
 /** Parses a subject of ours, or a reply inbox; null for anything else. */
@@ -84,7 +88,7 @@ export function parseSubject(subject: string): ParsedSubject | null {
     return { kind: b, pool, owner: c };
   if (rest.length === 2 && a === 'sup' && b === 'broadcast') return { kind: 'broadcast', pool };
   if (rest.length === 3 && a === 'worker' && c === 'cmd') return { kind: 'cmd', pool, owner: b };
-  if (rest.length === 1 && (a === 'dispatch' || a === 'status')) return { kind: a, pool };
+  if (rest.length === 1 && (a === 'dispatch' || a === 'status' || a === 'history')) return { kind: a, pool };
   if (rest.length === 2 && a === 'inspect') return { kind: 'inspect', pool, owner: b };
   return null;
 }

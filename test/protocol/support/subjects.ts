@@ -8,6 +8,7 @@ const SAMPLE: Record<SubjectKind, string> = {
   cmd: s.workerCmd('worker-01'),
   dispatch: s.dispatch,
   status: s.status,
+  history: s.history,
   inspect: s.inspect('supervisor'),
   inbox: '_INBOX.Kq3T8Yb2WcVn9d0fRj1pLs.7',
 };
