@@ -199,6 +199,8 @@ export const WorkerStatus = z.object({
   prewarmMs: z.number().nonnegative().nullable(),
   restarts: Count,
   lastSeen: UnixMs.nullable(),
+  /** Why the worker last failed (its own report, or how its process ended); cleared by its next hello. */
+  error: ErrorData.optional(),
 });
 
 export const SessionStatus = z.object({

@@ -44,6 +44,12 @@ export interface AgentDefinition {
   agent: AgentClass | Factory<voice.Agent>;
   /** Plain JSON the registry carries with the agent (provider names, settings). */
   options?: Record<string, z.core.util.JSONType>;
+  /**
+   * Runs once per worker process, before it reports ready (agents-js's `prewarm`): load what
+   * every session of this agent shares. A throw fails the worker's prewarm; the supervisor's
+   * restart policy then decides.
+   */
+  prewarm?: () => Awaitable<void>;
 }
 
 const BRAND = Symbol.for('openrtc.agentDefinition');
@@ -69,6 +75,7 @@ const DefinitionShape = z.object({
     .optional(),
   session: z.union([z.object({}).passthrough(), fn]).optional(),
   agent: fn,
+  prewarm: fn.optional(),
   options: z.record(z.string(), z.json()).optional(),
 });
 

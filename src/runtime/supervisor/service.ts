@@ -17,6 +17,8 @@ import {
   subjects,
   toErrorData,
 } from '../../protocol/index.ts';
+import { InspectHistory } from '../inspect/history.ts';
+import { serveHistory } from '../inspect/history-service.ts';
 import { LogLimiter } from '../log-limiter.ts';
 import type { Logger } from '../logger.ts';
 import { type Bus, RequestFailedError } from '../nats/bus.ts';
@@ -67,11 +69,15 @@ export type SessionListener = (e: SessionUpdate) => void;
 export class SupervisorService {
   readonly epoch = randomUUID().slice(0, 8);
   readonly ledger = new Ledger();
+  /** Recent transitions of every session, for `openrtc inspect --session` (docs/inspect.md). */
+  readonly history = new InspectHistory();
   readonly actor: Actor<typeof supervisorMachine>;
   private readonly s: Subjects;
   private sessionSeq = new Map<string, number>();
   /** Each worker's own rejection counters, from its latest heartbeat. */
   private readonly workerRejected = new Map<string, Record<string, number>>();
+  /** Why each worker last failed, for status; cleared by its next hello. */
+  private readonly workerErrors = new Map<string, ErrorData>();
   readonly stopped: Promise<void>;
 
   constructor(private readonly o: SupervisorServiceOptions) {
@@ -102,6 +108,7 @@ export class SupervisorService {
     bus.subscribe(this.s.eventsAll, (msg, raw) => this.onWorkerEvent(msg, raw.subject));
     bus.subscribe(this.s.dispatch, (msg) => this.onDispatch(msg));
     bus.subscribe(this.s.status, (msg) => (msg.type === 'status' ? this.status(msg.id) : undefined));
+    serveHistory(bus, this.s, this.history);
     // While our own link is down, silence proves nothing about the workers.
     bus.onLink((connected) => this.actor.send({ type: 'BUS', now: Date.now(), connected }));
     this.actor.start();
@@ -112,6 +119,12 @@ export class SupervisorService {
   /** A local worker process exited (any code or signal). */
   workerExited(worker: string, pid: number, code: number | null, signal: string | null): void {
     const normal = code === 0 && this.actor.getSnapshot().context.health === 'draining';
+    if (code !== 0 && !this.workerErrors.has(worker)) {
+      this.workerErrors.set(worker, {
+        code: 'worker_lost',
+        message: `worker process ${pid} exited with ${signal ?? `code ${code}`}`,
+      });
+    }
     this.log[normal ? 'info' : 'warn']({ worker, pid, code, signal }, 'worker process exited');
     this.actor.send({ type: 'WORKER_EXITED', now: Date.now(), worker, pid, code, signal });
   }
@@ -127,6 +140,7 @@ export class SupervisorService {
       buildStatus(
         ref,
         this.actor.getSnapshot().context,
+        this.workerErrors,
         this.o.bus.rejected,
         this.ledger.rejectionCounts(),
         ...this.workerRejected.values(),
@@ -164,6 +178,7 @@ export class SupervisorService {
     const { v, id, ts, from, type, ...body } = msg;
     if (this.helloEpochs.size >= 10_000) this.helloEpochs.clear();
     this.helloEpochs.add(msg.epoch);
+    this.workerErrors.delete(msg.worker);
     this.actor.send({ type: 'WORKER_HELLO', now: Date.now(), ...body });
     this.log.info(
       { worker: msg.worker, pid: msg.pid, host: msg.host, epoch: msg.epoch, sessions: msg.sessions.length },
@@ -194,6 +209,7 @@ export class SupervisorService {
         });
         break;
       case 'worker.state':
+        if (msg.state === 'failed' && msg.reason) this.workerErrors.set(msg.worker, msg.reason);
         this.actor.send({
           type: 'WORKER_STATE',
           now,

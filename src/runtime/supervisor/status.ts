@@ -1,5 +1,5 @@
 import type { SupervisorContext } from '../../actors/supervisor.types.ts';
-import type { MessageOf } from '../../protocol/index.ts';
+import type { ErrorData, MessageOf } from '../../protocol/index.ts';
 
 type StatusBody = Omit<MessageOf<'status.ok'>, 'v' | 'id' | 'ts' | 'from' | 'type'>;
 
@@ -7,6 +7,7 @@ type StatusBody = Omit<MessageOf<'status.ok'>, 'v' | 'id' | 'ts' | 'from' | 'typ
 export function buildStatus(
   ref: string,
   ctx: SupervisorContext,
+  workerErrors: ReadonlyMap<string, ErrorData>,
   ...counters: Readonly<Record<string, number>>[]
 ): StatusBody {
   const rejected: Record<string, number> = {};
@@ -32,6 +33,7 @@ export function buildStatus(
         prewarmMs: w.prewarmMs,
         restarts: w.restarts,
         lastSeen: w.lastSeen,
+        ...(workerErrors.has(w.id) ? { error: workerErrors.get(w.id) as ErrorData } : {}),
       })),
     sessions: Object.values(ctx.sessions)
       .sort((a, b) => a.createdAt - b.createdAt)

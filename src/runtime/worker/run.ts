@@ -4,6 +4,7 @@ import { createLogger } from '../logger.ts';
 import { natsInboxPrefix } from '../nats/auth.ts';
 import { Bus } from '../nats/bus.ts';
 import { loadSharedVad, vadLoadCount } from '../voice/vad.ts';
+import { prewarmAgents } from './prewarm-agents.ts';
 import { WorkerService } from './service.ts';
 import { createVoiceDriver } from './voice-driver.ts';
 
@@ -47,10 +48,12 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     log,
     createDriver: createVoiceDriver,
     vadLoads: vadLoadCount,
-    prewarm: async () => {
+    prewarm: async (agents) => {
+      const started = performance.now();
       const { ms } = await loadSharedVad();
       log.info({ ms: Math.round(ms) }, 'Silero VAD loaded (shared by every session on this worker)');
-      return { ms };
+      await prewarmAgents(agents, log);
+      return { ms: performance.now() - started };
     },
   });
 

@@ -28,7 +28,7 @@ export interface WorkerServiceOptions {
   log: Logger;
   createDriver: DriverFactory;
   /** Loads the shared models once (Silero VAD). */
-  prewarm: () => Promise<{ ms: number }>;
+  prewarm: (agents: AgentSpec[]) => Promise<{ ms: number }>;
   /** How many times this process has loaded the VAD model, reported in heartbeats. */
   vadLoads?: () => number;
   /** How many ended sessions are remembered, so a repeated session.start is answered the same. */
@@ -61,7 +61,7 @@ export class WorkerService {
         register: fromPromise(() => this.register()),
         prewarm: fromPromise<PrewarmDone, { workerId: string }>(async () => {
           try {
-            const r = await o.prewarm();
+            const r = await o.prewarm([...this.agents.values()]);
             this.prewarmInfo = { status: 'ok', ms: r.ms };
             return r;
           } catch (err) {
