@@ -24,9 +24,22 @@ const poolOption = () =>
     .default('default')
     .argParser(subjectToken('--pool'));
 
-function poolCommand(name: string, description: string, defaults: { workers: number; pretty: boolean }) {
+/** Default port of the web inspector (`openrtc inspect --web`, `openrtc dev`). */
+const INSPECT_PORT = 7070;
+
+function poolCommand(
+  name: string,
+  description: string,
+  defaults: { workers: number; pretty: boolean; inspect: boolean },
+) {
   const cmd = program.command(name);
   addNatsAuthOptions(cmd);
+  cmd.addHelpText(
+    'after',
+    '\nSIGTERM/SIGINT drains: no new sessions; running ones finish up to --drain-timeout, then are cancelled.\n' +
+      'Exit codes: 0 drained and every session finished; 4 some sessions were cut short by the drain timeout;\n' +
+      '            2 a bad flag, agents folder or missing nats-server; 1 any other error.',
+  );
   return cmd
     .description(description)
     .argument(
@@ -55,6 +68,21 @@ function poolCommand(name: string, description: string, defaults: { workers: num
         .default(1000),
     )
     .option('--json-logs', 'JSON log lines (default for start)', !defaults.pretty)
+    .option('--metrics-jsonl <file>', "write OpenRTC's JSONL metrics stream (snapshots and session events)")
+    .addOption(
+      new Option('--metrics-port <port>', 'serve Prometheus metrics on :PORT/metrics').argParser(
+        nonNegativeInt('--metrics-port'),
+      ),
+    )
+    .addOption(
+      new Option(
+        '--inspect [port]',
+        `serve the web inspector on 127.0.0.1 (default port ${INSPECT_PORT})${defaults.inspect ? '; on by default' : ''}`,
+      )
+        .argParser(nonNegativeInt('--inspect'))
+        .default(defaults.inspect ? INSPECT_PORT : undefined),
+    )
+    .addOption(new Option('--no-inspect', 'no web inspector'))
     .action(async (agents: string, opts) => {
       const { runPool } = await import('../runtime/pool.ts');
       const { natsAuthEnv } = await import('../runtime/nats/auth.ts');
@@ -71,6 +99,11 @@ function poolCommand(name: string, description: string, defaults: { workers: num
           natsAuth: cliNatsAuth(opts),
           // Local workers sign in with the supervisor's credentials, through the environment (not argv).
           workerEnv: natsAuthEnv(opts),
+          ...(opts.metricsJsonl ? { metricsJsonl: opts.metricsJsonl } : {}),
+          ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
+          ...(opts.inspect === true || typeof opts.inspect === 'number'
+            ? { inspectPort: opts.inspect === true ? INSPECT_PORT : opts.inspect }
+            : {}),
         }),
       );
     });
@@ -79,14 +112,17 @@ function poolCommand(name: string, description: string, defaults: { workers: num
 poolCommand('dev', 'run a supervisor and local workers, with human-friendly logs', {
   workers: availableParallelism(),
   pretty: true,
+  inspect: true,
 });
 poolCommand('start', 'run a supervisor and local workers, with JSON logs (production)', {
   workers: availableParallelism(),
   pretty: false,
+  inspect: false,
 });
 poolCommand('supervisor', 'run a supervisor only; workers join from any host with `openrtc worker`', {
   workers: 0,
   pretty: false,
+  inspect: false,
 });
 
 addNatsAuthOptions(program.command('worker'))
@@ -159,6 +195,26 @@ addNatsAuthOptions(program.command('status'))
     process.exitCode = await statusCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
   });
 
+addNatsAuthOptions(program.command('inspect'))
+  .description('watch a pool live: workers, sessions and every state transition (terminal, NDJSON or web)')
+  .addOption(natsOption())
+  .addOption(poolOption())
+  .option('--once', 'print one snapshot and exit')
+  .option('--json', 'stream inspection events as NDJSON (with --once or --session: that, as JSON)')
+  .option('--session <id>', "print a session's transitions with timings, even after it ended")
+  .option('--agent <name>', 'only sessions of this agent')
+  .option('--worker <id>', 'only this worker and its sessions')
+  .option('--web', 'serve the web inspector (statecharts, timelines) instead of the terminal view')
+  .addOption(
+    new Option('--port <port>', 'port of the web inspector (0: any free port)')
+      .argParser(nonNegativeInt('--port'))
+      .default(INSPECT_PORT),
+  )
+  .action(async (opts) => {
+    const { inspectCommand } = await import('./inspect.ts');
+    process.exitCode = await inspectCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
+  });
+
 program
   .command('nats-config')
   .description(
@@ -219,16 +275,16 @@ async function main(argv: string[]): Promise<void> {
       process.exitCode = err.exitCode === 0 ? 0 : 2;
       return;
     }
-    const code = err instanceof CliError ? err.exitCode : 1;
-    const name = (err as Error)?.name;
+    // Errors about the user's input (a flag, a missing binary, an agents folder) exit 2 without a stack.
+    const name = (err as Error)?.name ?? '';
+    const userError = err instanceof CliError || USER_ERRORS.has(name);
     process.stderr.write(`openrtc: ${(err as Error)?.message ?? String(err)}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-    else if (!(err instanceof CliError) && name !== 'NatsServerNotFoundError') {
-      process.stderr.write('(run with --verbose for the stack trace)\n');
-    }
-    if (name === 'NatsServerNotFoundError') process.exitCode = 2;
-    else process.exitCode = code;
+    else if (!userError) process.stderr.write('(run with --verbose for the stack trace)\n');
+    process.exitCode = err instanceof CliError ? err.exitCode : userError ? 2 : 1;
   }
 }
+
+const USER_ERRORS = new Set(['NatsServerNotFoundError', 'AgentDiscoveryError', 'NatsAuthError']);
 
 await main(process.argv);

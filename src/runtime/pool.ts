@@ -4,6 +4,7 @@ import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import type { SupervisorInput } from '../actors/supervisor.types.ts';
 import type { AgentSpec } from '../protocol/index.ts';
 import { discoverAgents } from './agents/load.ts';
+import { type PoolSinkOptions, type PoolSinks, startPoolSinks } from './inspect/sinks.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { natsInboxPrefix } from './nats/auth.ts';
 import { Bus } from './nats/bus.ts';
@@ -11,7 +12,7 @@ import { type RunningNatsServer, startNatsServer } from './nats/server.ts';
 import { ProcessSpawner } from './spawner.ts';
 import { SUPERVISOR_ID, SupervisorService } from './supervisor/service.ts';
 
-export interface PoolOptions {
+export interface PoolOptions extends PoolSinkOptions {
   agentsDir: string;
   /** NATS URL; absent → an embedded nats-server on a random loopback port. */
   nats?: string;
@@ -39,6 +40,8 @@ export interface PoolHandle {
   spawner: ProcessSpawner;
   log: Logger;
   embedded?: RunningNatsServer;
+  /** Metrics and web inspector started with the pool (see PoolSinkOptions). */
+  sinks: PoolSinks;
   /** Drains the pool (sessions finish up to the drain timeout), stops workers, then NATS. */
   stop(): Promise<void>;
 }
@@ -111,6 +114,17 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     killWorker: (id, signal) => spawner.kill(id, signal),
   });
   service.start();
+  const sinks = await startPoolSinks(
+    {
+      service,
+      registeredAgents: registry.length,
+      url: natsUrl,
+      pool: opts.pool,
+      log,
+      natsAuth: opts.natsAuth,
+    },
+    opts,
+  );
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -119,6 +133,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
       const deadline = opts.drainTimeoutMs + 10_000;
       await Promise.race([service.stopped, new Promise((r) => setTimeout(r, deadline).unref())]);
       await spawner.stopAll(5000);
+      await sinks.stop();
       await bus.close();
       await embedded?.stop();
     })();
@@ -132,6 +147,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     spawner,
     log,
     ...(embedded ? { embedded } : {}),
+    sinks,
     stop,
   };
 }
@@ -151,7 +167,22 @@ export async function runPool(opts: PoolOptions): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+  const drainStart = Date.now();
   await pool.stop();
-  pool.log.info('pool stopped');
-  return 0;
+  // The exit code tells how the drain went: 0 every session finished, 4 some were cut short.
+  const cut = pool.service.ledger
+    .all()
+    .filter((e) => e.end && e.end.at >= drainStart && e.end.state !== 'closed');
+  if (cut.length > 0) {
+    pool.log.warn(
+      { sessions: cut.map((e) => e.session) },
+      `pool stopped; ${cut.length} session(s) did not finish within the drain timeout`,
+    );
+    return POOL_EXIT.drainCut;
+  }
+  pool.log.info('pool stopped; every session finished');
+  return POOL_EXIT.drained;
 }
+
+/** Exit codes of `openrtc dev|start|supervisor` after SIGTERM/SIGINT. */
+export const POOL_EXIT = { drained: 0, drainCut: 4 } as const;

@@ -52,6 +52,36 @@ describe('the openrtc command', () => {
     }
   }, 90_000);
 
+  it('a drain that has to cut sessions short exits 4 and says so', async () => {
+    const pool = `cut${Date.now() % 100000}`;
+    const dev = openrtc([
+      'start',
+      EXAMPLE_AGENTS,
+      '--nats',
+      nats.url,
+      '--pool',
+      pool,
+      '--workers',
+      '1',
+      '--drain-timeout',
+      '500',
+    ]);
+    const client = await PoolClient.connect({ url: nats.url, pool, log: captureLog().log });
+    try {
+      await readyWorkers(client, 1, 60_000);
+      const s = await client.dispatch({ agent: 'dental', audio: { kind: 'silence', durationMs: 60_000 } });
+      await waitFor(
+        'active',
+        async () => (await client.status()).sessions.find((x) => x.session === s.session)?.state === 'active',
+      );
+      dev.kill('SIGTERM');
+      expect(await exited(dev)).toBe(4);
+      expect(dev.output()).toContain('did not finish within the drain timeout');
+    } finally {
+      await client.close();
+    }
+  }, 90_000);
+
   it('`openrtc dispatch --wait` prints the transitions and exits 0 when the session closes', async () => {
     const pool = `cli${Date.now() % 100000}`;
     const dev = openrtc(['dev', EXAMPLE_AGENTS, '--nats', nats.url, '--pool', pool, '--workers', '1']);
@@ -96,5 +126,9 @@ describe('the openrtc command', () => {
     expect(await exited(n)).toBe(2);
     expect(n.output()).toContain('--nats must be a NATS URL');
     expect(n.output()).not.toMatch(/at .*\.ts:\d+/);
+    const d = openrtc(['dev', '/nonexistent/agents', '--nats', nats.url]);
+    expect(await exited(d)).toBe(2);
+    expect(d.output()).toContain('/nonexistent/agents');
+    expect(d.output()).not.toMatch(/at .*\.ts:\d+/);
   });
 });
