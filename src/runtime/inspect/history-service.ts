@@ -1,0 +1,35 @@
+import type { Reply, Subjects } from '../../protocol/index.ts';
+import type { Bus } from '../nats/bus.ts';
+import { toInspectEvent } from './events.ts';
+import type { InspectHistory } from './history.ts';
+
+/**
+ * Feeds `history` with every inspection event of the pool (the supervisor's own included, so
+ * a worker_lost verdict is recorded like any transition) and answers `history` requests.
+ */
+export function serveHistory(bus: Bus, s: Subjects, history: InspectHistory): void {
+  bus.subscribe(s.inspectAll, (msg) => {
+    if (msg.type === 'inspect') history.record(toInspectEvent(msg));
+  });
+  bus.subscribe(s.history, (msg): Reply | undefined => {
+    if (msg.type !== 'history') return undefined;
+    const h = history.get(msg.session);
+    if (!h) {
+      return bus.make('error', {
+        ref: msg.id,
+        error: {
+          code: 'unknown_session',
+          message: `no history of session '${msg.session}': never seen, or older than the last ${history.limits.endedSessions} ended sessions`,
+        },
+      });
+    }
+    return bus.make('history.ok', {
+      ref: msg.id,
+      session: h.session,
+      worker: h.worker,
+      ended: h.ended,
+      dropped: h.dropped,
+      transitions: h.transitions,
+    });
+  });
+}
