@@ -113,7 +113,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
       }),
     killWorker: (id, signal) => spawner.kill(id, signal),
   });
-  service.start();
+  // Sinks first: a taken metrics port fails the start before any worker is spawned.
   const sinks = await startPoolSinks(
     {
       service,
@@ -125,6 +125,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     },
     opts,
   );
+  service.start();
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
