@@ -182,7 +182,14 @@ function stateNode(machine, state) {
   return [...svg.querySelectorAll('g.node')].find((g) => id.test(g.id)) ?? null;
 }
 
-async function drawSelected() {
+/** Draws are queued: two mermaid renders of one chart at once would tear each other's SVG. */
+let drawing = Promise.resolve();
+function drawSelected() {
+  drawing = drawing.then(drawSelectedNow, drawSelectedNow);
+  return drawing;
+}
+
+async function drawSelectedNow() {
   const sel = model.selected;
   if (!sel || !model.charts) return;
   const a = model.actors.get(sel.id);

@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machineToMermaid } from '../../../actors/diagram.ts';
+import { machineToMermaid, transitionLabel } from '../../../actors/diagram.ts';
 import { MACHINES } from '../../../actors/machines.ts';
 import { RequestFailedError } from '../../nats/bus.ts';
 import type { InspectEvent } from '../events.ts';
@@ -38,14 +38,43 @@ const STATIC: Record<string, { file: string; type: string }> = {
   '/vendor/mermaid.min.js': { file: join(MERMAID, 'mermaid.min.js'), type: 'text/javascript; charset=utf-8' },
 };
 
-/** The statecharts the page draws: mermaid text made from the machines that run. */
-function machineCharts(): Record<string, { mermaid: string; states: string[] }> {
+/**
+ * The statecharts the page draws: mermaid text made from the machines that run, with two changes
+ * for a screen. Mermaid shows a state's only description instead of its name, so the name comes
+ * first with `invokes ...` under it. A transition of the whole machine (CANCEL, FAIL) is drawn
+ * once in a note instead of once per state, which keeps the chart narrow enough to read.
+ */
+export function machineCharts(): Record<string, { mermaid: string; states: string[] }> {
   return Object.fromEntries(
-    Object.entries(MACHINES).map(([name, machine]) => [
-      name,
-      { mermaid: machineToMermaid(machine), states: Object.keys(machine.root.states) },
-    ]),
+    Object.entries(MACHINES).map(([name, machine]) => {
+      const everywhere = [...machine.root.transitions.values()]
+        .flat()
+        .filter((t) => t.target?.length)
+        .map((t) => ({ label: transitionLabel(t), target: t.target?.[0]?.key ?? '' }));
+      const lines = machineToMermaid(machine)
+        .replace(
+          /^(\s*)([A-Za-z0-9_]+): invokes /gm,
+          (_, indent: string, state: string) => `${indent}${state}: ${state}\n${indent}${state}: invokes `,
+        )
+        .split('\n')
+        .filter(
+          (l) =>
+            !everywhere.some((e) => new RegExp(`^  \\w+ --> ${e.target}: ${escapeRegExp(e.label)}$`).test(l)),
+        );
+      const first = machine.root.initial?.target?.[0]?.key;
+      if (everywhere.length && first) {
+        const note = [`  note left of ${first}`, '    From every state:'];
+        for (const e of everywhere) note.push(`    ${e.label} → ${e.target}`);
+        note.push('  end note');
+        lines.splice(lines.length - 1, 0, ...note);
+      }
+      return [name, { mermaid: lines.join('\n'), states: Object.keys(machine.root.states) }];
+    }),
   );
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 }
 
 /**
@@ -96,6 +125,9 @@ export async function startInspectorServer(o: InspectorServerOptions): Promise<I
       return res.end(body);
     }
     switch (url.pathname) {
+      case '/favicon.ico':
+        res.writeHead(204);
+        return res.end();
       case '/api/machines':
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end(charts);
