@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { recordFigure } from '../faults/figures.ts';
 import { useNatsServer } from '../support/nats.ts';
 import { readyWorkers, startTestPool, type TestPool } from '../support/pool.ts';
 import { isAlive, waitFor } from '../support/wait.ts';
@@ -60,6 +61,11 @@ describe('supervision of real worker processes', () => {
       },
       30_000,
     );
+    recordFigure('worker_kill', {
+      sessions_lost: lost.length,
+      detect_ms: detectMs,
+      ready_ms: Date.now() - killedAt,
+    });
     expect(replaced.restarts).toBe(1);
     expect(isAlive(victim.pid)).toBe(false);
 
