@@ -13,12 +13,20 @@ const nats = useNatsServer();
 /** The page's own record of what it highlighted, and the label of the node lit now. */
 async function chartState(page: Page) {
   return page.evaluate(() => {
-    const chart = document.getElementById('chart');
+    // Runs in the page; typed by hand since the test's TypeScript has no DOM library.
+    interface El {
+      dataset: Record<string, string | undefined>;
+      textContent: string | null;
+      querySelector(selector: string): El | null;
+      querySelectorAll(selector: string): ArrayLike<El>;
+    }
+    const doc = (globalThis as unknown as { document: { getElementById(id: string): El | null } }).document;
+    const chart = doc.getElementById('chart');
     const lit = chart?.querySelectorAll('g.current') ?? [];
     return {
       actor: chart?.dataset.actor ?? '',
       state: chart?.dataset.state ?? '',
-      trail: (chart?.dataset.trail ?? '').split(',').filter(Boolean),
+      trail: (chart?.dataset.trail ?? '').split(',').filter(Boolean) as string[],
       litCount: lit.length,
       litLabel: (
         lit[0]?.querySelector('.nodeLabel, .label, text')?.textContent ??
@@ -118,7 +126,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the web inspector in headless Chromium, 
     // The timeline lists every transition with its time in state.
     const rows = await page.locator('#timeline tbody tr').allTextContents();
     expect(rows).toHaveLength(6);
-    order.forEach((state, i) => expect(rows[i]).toContain(state));
+    for (const [i, state] of order.entries()) expect(rows[i]).toContain(state);
     expect(rows[3]).toMatch(/active\+\d+ ms\d+ ms/);
     expect(rows[5]).toContain('final');
     // Nothing came from anywhere but the inspector itself, and the page threw nothing.
