@@ -1,0 +1,223 @@
+/**
+ * capacity: the most concurrent voice sessions ONE worker process sustains on real-time speech with
+ * the real Silero VAD, next to the floor measured in the same run: the same number of bare
+ * `vad.stream()`s of one model fed the same audio (no AgentSession, no runtime).
+ * Sustaining: event loop delay p99 ≤ 20 ms (monitorEventLoopDelay inside the process), every stream
+ * hears speech, and none reports it later than a real-time VAD would (see capacity/verdict.ts).
+ * Prints one JSON line; in full mode writes docs/benchmarks/capacity.md.
+ *
+ *   npm run bench:capacity [-- --quick | --smoke]
+ */
+import { startNatsServer } from '../src/runtime/nats/server.ts';
+import { capacityDoc } from './capacity/doc.ts';
+import { ProbeProcess } from './capacity/probe-process.ts';
+import { findLimit, type SearchOptions } from './capacity/search.ts';
+import { judge, SUSTAIN, type Verdict } from './capacity/verdict.ts';
+import { hardware } from './lib/hardware.ts';
+import { benchMode, byMode } from './lib/mode.ts';
+import { AUDIO, type BenchPool, InspectWatch, startBenchPool, waitReady } from './lib/pool.ts';
+import { benchLog, emit, ROOT, runBench, writeDoc } from './lib/report.ts';
+import { round } from './lib/stats.ts';
+
+const mode = benchMode();
+const log = benchLog('capacity');
+/** Each probe: settle (new streams start, speech is checked from here), then the measured window. */
+const SETTLE_MS = byMode(mode, { full: 2_000, quick: 1_000, smoke: 300 });
+const WINDOW_MS = byMode(mode, { full: 8_000, quick: 3_600, smoke: 700 });
+const SEARCH: Omit<SearchOptions, 'max'> = byMode(mode, {
+  full: { start: 10, resolution: 0.05, maxProbes: 10 },
+  quick: { start: 10, resolution: 0.2, maxProbes: 4 },
+  smoke: { start: 2, resolution: 1, maxProbes: 1 },
+});
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+type Side = { limit: number; probes: Verdict[] };
+
+async function vadOnly(): Promise<Side> {
+  const proc = await ProbeProcess.start(`${ROOT}bench/capacity/vad-only.ts`, [
+    AUDIO.restaurant,
+    AUDIO.dental,
+  ]);
+  const verdicts: Verdict[] = [];
+  try {
+    const { limit } = await findLimit(
+      async (n) => {
+        const { streams } = await proc.ask({ type: 'resize', n }, 'resized');
+        const from = Date.now();
+        await sleep(SETTLE_MS);
+        const warned = proc.slowWarnings;
+        const { loop, speech } = await proc.ask({ type: 'sample', windowMs: WINDOW_MS }, 'sample');
+        const v = judge({
+          streams,
+          speech,
+          from,
+          to: Date.now(),
+          loop,
+          slowWarnings: proc.slowWarnings - warned,
+        });
+        verdicts.push(v);
+        log.info(describe('vad-only', v), `vad-only ${n} streams: ${v.pass ? 'sustained' : 'not sustained'}`);
+        return { n, pass: v.pass, elu: loop.elu };
+      },
+      { ...SEARCH, max: 600 },
+    );
+    return { limit, probes: verdicts };
+  } finally {
+    await proc.stop();
+  }
+}
+
+async function poolSide(nats: string): Promise<Side> {
+  const bench: BenchPool = await startBenchPool({ nats, name: 'capacity', workers: 0, capacity: 10_000 });
+  const proc = await ProbeProcess.start(
+    `${ROOT}bench/capacity/worker.ts`,
+    [nats, 'capacity', 'cap1', '10000'],
+    {
+      OPENRTC_LOG_LEVEL: process.env.OPENRTC_LOG_LEVEL ?? 'warn',
+      OPENRTC_AGENTS_LOG_LEVEL: 'warn', // to its piped stdout, where Silero's lag warnings are counted
+    },
+  );
+  const verdicts: Verdict[] = [];
+  const watch = new InspectWatch(bench.client, { speech: true });
+  const sessions: string[] = [];
+  let dispatched = 0;
+  try {
+    await waitReady(bench.client, 1);
+    const { limit } = await findLimit(
+      async (n) => {
+        await resizeSessions(bench, watch, sessions, n, () => dispatched++);
+        const from = Date.now();
+        await sleep(SETTLE_MS);
+        const warned = proc.slowWarnings;
+        const { loop } = await proc.ask({ type: 'sample', windowMs: WINDOW_MS }, 'sample');
+        const to = Date.now();
+        const streams = sessions.map((id) => ({ id, audioStartTs: audioStart(watch, id) }));
+        const speech = watch.speech
+          .filter((e) => e.ts >= from && e.ts <= to)
+          .map((e) => ({ id: e.session, kind: e.kind as 'start' | 'end', atMs: e.atMs, ts: e.ts }));
+        const v = judge({ streams, speech, from, to, loop, slowWarnings: proc.slowWarnings - warned });
+        const ended = sessions.filter((s) => watch.state(s, 'failed') || watch.state(s, 'closed'));
+        if (ended.length) {
+          v.pass = false;
+          v.reasons.push(`${ended.length} sessions ended`);
+        }
+        verdicts.push(v);
+        log.info(describe('pool', v), `pool ${n} sessions: ${v.pass ? 'sustained' : 'not sustained'}`);
+        return { n, pass: v.pass, elu: loop.elu };
+      },
+      { ...SEARCH, max: 600 },
+    );
+    return { limit, probes: verdicts };
+  } finally {
+    watch.stop();
+    await bench.stop();
+    await proc.stop();
+  }
+}
+
+/** Audio starts when connect ends (the session then greets, then is active). */
+function audioStart(watch: InspectWatch, session: string): number {
+  const s = watch.state(session, 'greeting') ?? watch.state(session, 'active');
+  if (!s) throw new Error(`session ${session} never got past connecting`);
+  return s.ts;
+}
+
+/** Dispatches or cancels sessions until `n` run, each looping one of the bundled WAVs at real time. */
+async function resizeSessions(
+  bench: BenchPool,
+  watch: InspectWatch,
+  sessions: string[],
+  n: number,
+  nextIndex: () => number,
+): Promise<void> {
+  const { client } = bench;
+  while (sessions.length < n) {
+    const batch = Array.from({ length: Math.min(10, n - sessions.length) }, nextIndex);
+    const placed = await Promise.all(
+      batch.map((i) =>
+        client.dispatch({
+          agent: i % 2 ? 'dental' : 'restaurant',
+          job: { room: `capacity-${i}` },
+          audio: {
+            kind: 'wav',
+            path: i % 2 ? AUDIO.dental : AUDIO.restaurant,
+            realtime: true,
+            loops: 10_000,
+          },
+        }),
+      ),
+    );
+    sessions.push(...placed.map((p) => p.session));
+  }
+  const extra = sessions.splice(n);
+  await Promise.all(
+    extra.map((session) =>
+      client.bus.request(
+        client.subjects.workerCmd('cap1'),
+        client.bus.make('session.cancel', { session, reason: 'capacity probe shrinks' }),
+        5000,
+      ),
+    ),
+  );
+  await watch.until(
+    `${n} sessions active, ${extra.length} ended`,
+    () =>
+      sessions.every((s) => watch.state(s, 'active')) &&
+      extra.every((s) => watch.state(s, 'cancelled') || watch.state(s, 'closed') || watch.state(s, 'failed')),
+    120_000,
+  );
+}
+
+function describe(side: string, v: Verdict) {
+  return {
+    side,
+    n: v.n,
+    loopP99Ms: round(v.loop.p99Ms),
+    elu: round(v.loop.elu, 2),
+    cpuCores: round(v.loop.cpuCores, 2),
+    lateMaxMs: round(v.lateMaxMs),
+    silent: v.silent,
+    slowWarnings: v.slowWarnings,
+    reasons: v.reasons,
+  };
+}
+
+async function main(): Promise<void> {
+  log.info('floor: bare Silero streams in one process');
+  const floor = await vadOnly();
+  const nats = await startNatsServer();
+  let pool: Side;
+  try {
+    log.info('pool: voice sessions in one real worker process');
+    pool = await poolSide(nats.url);
+  } finally {
+    await nats.stop();
+  }
+  const at = (s: Side) => s.probes.filter((p) => p.pass && p.n === s.limit).at(-1);
+  const poolAt = at(pool);
+  const floorAt = at(floor);
+  const result = {
+    bench: 'capacity',
+    mode,
+    vad_only_streams: floor.limit,
+    pool_sessions: pool.limit,
+    ratio: round(pool.limit / Math.max(1, floor.limit), 2),
+    target_ratio: 0.8,
+    loop_p99_ms: poolAt ? round(poolAt.loop.p99Ms) : null,
+    vad_only_loop_p99_ms: floorAt ? round(floorAt.loop.p99Ms) : null,
+    pool_cpu_cores: poolAt ? round(poolAt.loop.cpuCores, 2) : null,
+    vad_only_cpu_cores: floorAt ? round(floorAt.loop.cpuCores, 2) : null,
+    limits: { loop_p99_ms: SUSTAIN.loopP99Ms, late_ms: SUSTAIN.lateMs },
+    window_ms: WINDOW_MS,
+    probes: {
+      vad_only: floor.probes.map((p) => [p.n, p.pass, round(p.loop.p99Ms)]),
+      pool: pool.probes.map((p) => [p.n, p.pass, round(p.loop.p99Ms)]),
+    },
+    hardware: hardware(),
+  };
+  emit(result);
+  const path = writeDoc(mode, 'capacity', capacityDoc(result, { floor, pool, settleMs: SETTLE_MS }));
+  if (path) log.info({ path }, 'table written');
+}
+
+runBench(main);

@@ -1,0 +1,150 @@
+/**
+ * failover: 2 workers with live sessions; SIGKILL one. Measures, from the kill:
+ *  - detect_ms: every lost session reported failed(worker_lost) to a client;
+ *  - ready_ms: the replacement worker reports `ready` (restart backoff and Silero prewarm included);
+ *  - whether a dispatch placed right after the kill reaches `active`.
+ * Each run is a fresh pool (default restart policy, so every kill is a first failure).
+ * Prints one JSON line; in full mode writes docs/benchmarks/failover.md.
+ *
+ *   npm run bench:failover [-- --quick | --smoke]
+ */
+import { startNatsServer } from '../src/runtime/nats/server.ts';
+import { type FailoverRun, failoverDoc } from './lib/failover-doc.ts';
+import { hardware } from './lib/hardware.ts';
+import { benchMode, byMode } from './lib/mode.ts';
+import { InspectWatch, startBenchPool, waitReady } from './lib/pool.ts';
+import { benchLog, emit, memoryLog, runBench, writeDoc } from './lib/report.ts';
+import { max, median, round } from './lib/stats.ts';
+
+const mode = benchMode();
+const log = benchLog('failover');
+const RUNS = byMode(mode, { full: 10, quick: 3, smoke: 1 });
+const SESSIONS = 4;
+const LONG = { kind: 'silence' as const, durationMs: 120_000 };
+
+/** Date.now() of the first supervisor log line with this message after `since`. */
+function logged(lines: Record<string, unknown>[], msg: string, since: number): number {
+  const line = lines.find((l) => l.msg === msg && (l.time as number) >= since);
+  return line ? (line.time as number) : Number.NaN;
+}
+
+async function once(nats: string, i: number): Promise<FailoverRun> {
+  const { log: supLog, lines } = memoryLog({ pool: `failover${i}`, role: 'supervisor' });
+  const bench = await startBenchPool({ nats, name: `failover${i}`, workers: 2, capacity: 10, log: supLog });
+  const watch = new InspectWatch(bench.client);
+  try {
+    await waitReady(bench.client, 2);
+    const placed: { session: string; worker: string }[] = [];
+    for (let k = 0; k < SESSIONS; k++)
+      placed.push(await bench.client.dispatch({ agent: 'restaurant', audio: LONG }));
+    await watch.until('live sessions', () => placed.every((p) => watch.state(p.session, 'active')), 30_000);
+    const status = await bench.client.status();
+    const victim = status.workers.find((w) => w.worker === placed[0]?.worker);
+    if (!victim?.pid) throw new Error('no victim pid');
+    const lost = placed.filter((p) => p.worker === victim.worker).map((p) => p.session);
+    const survivors = placed.filter((p) => p.worker !== victim.worker).map((p) => p.session);
+
+    const killedTs = Date.now();
+    const killedAt = performance.now();
+    process.kill(victim.pid, 'SIGKILL');
+    const after = await bench.client.dispatch({ agent: 'dental', audio: LONG }).then(
+      (p) => ({ ok: true as const, session: p.session, worker: p.worker }),
+      (err: Error) => ({ ok: false as const, error: err.message }),
+    );
+
+    const detectedAt = await watch.until(
+      'every lost session failed(worker_lost)',
+      () => {
+        const seen = lost.map((s) => watch.state(s, 'failed'));
+        return seen.every((x) => x?.error?.startsWith('worker_lost'))
+          ? Math.max(...seen.map((x) => x?.at ?? 0))
+          : 0;
+      },
+      30_000,
+    );
+    const ready = await watch.until(
+      'the replacement worker ready',
+      () => watch.workers.find((w) => w.worker === victim.worker && w.to === 'ready' && w.pid !== victim.pid),
+      60_000,
+    );
+    const afterActive = after.ok
+      ? await watch
+          .until(
+            'the dispatch after the kill active',
+            () => watch.state(after.session, 'active') ?? watch.state(after.session, 'failed'),
+            15_000,
+          )
+          .then(() => Boolean(watch.state(after.session, 'active')))
+          .catch(() => false)
+      : false;
+    const survivorsAlive = survivors.every((s) => watch.state(s, 'active') && !watch.state(s, 'failed'));
+    const phase = (to: string) =>
+      watch.workers.find((w) => w.worker === victim.worker && w.to === to && w.pid !== victim.pid)?.ts ??
+      Number.NaN;
+    const run: FailoverRun = {
+      detectMs: detectedAt - killedAt,
+      readyMs: ready.at - killedAt,
+      lost: lost.length,
+      survivorsAlive,
+      afterKill: {
+        placedOn: after.ok ? (after.worker === victim.worker ? 'killed worker' : 'survivor') : 'refused',
+        active: afterActive,
+        ...(after.ok
+          ? afterActive
+            ? {}
+            : { error: watch.state(after.session, 'failed')?.error ?? 'not active in 15 s' }
+          : { error: after.error }),
+      },
+      hops: {
+        exitSeen: logged(lines, 'worker process exited', killedTs) - killedTs,
+        respawned: logged(lines, 'worker restarted', killedTs) - killedTs,
+        registering: phase('registering') - killedTs,
+        prewarming: phase('prewarming') - killedTs,
+        ready: ready.ts - killedTs,
+      },
+    };
+    log.info({ run: i, ...run }, 'failover run');
+    return run;
+  } finally {
+    watch.stop();
+    await bench.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const nats = await startNatsServer();
+  const runs: FailoverRun[] = [];
+  try {
+    for (let i = 1; i <= RUNS; i++) runs.push(await once(nats.url, i));
+  } finally {
+    await nats.stop();
+  }
+  const detect = runs.map((r) => r.detectMs);
+  const ready = runs.map((r) => r.readyMs);
+  const result = {
+    bench: 'failover',
+    mode,
+    runs: runs.length,
+    detect_ms_median: round(median(detect)),
+    detect_ms_max: round(max(detect)),
+    ready_ms_median: round(median(ready)),
+    ready_ms_max: round(max(ready)),
+    dispatch_after_kill_ok: runs.every((r) => r.afterKill.active),
+    dispatch_after_kill_active: runs.filter((r) => r.afterKill.active).length,
+    survivors_untouched: runs.every((r) => r.survivorsAlive),
+    target_detect_ms: 500,
+    target_ready_ms: 2000,
+    hops_median_ms: Object.fromEntries(
+      (Object.keys(runs[0]?.hops ?? {}) as (keyof FailoverRun['hops'])[]).map((k) => [
+        k,
+        round(median(runs.map((r) => r.hops[k]))),
+      ]),
+    ),
+    hardware: hardware(),
+  };
+  emit(result);
+  const path = writeDoc(mode, 'failover', failoverDoc(result, runs));
+  if (path) log.info({ path }, 'table written');
+}
+
+runBench(main);
