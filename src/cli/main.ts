@@ -1,6 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
+import type { PoolDefaultsConfig } from '../runtime/config.ts';
 import { CliError } from './errors.ts';
+import { addLiveKitOptions, liveKitOptions } from './livekit-options.ts';
 import { addNatsAuthOptions, clientNames, cliNatsAuth, workerIds } from './nats-config.ts';
 import { jsonObjectString, nonNegativeInt, positiveInt, subjectToken } from './options.ts';
 
@@ -34,6 +36,7 @@ function poolCommand(
 ) {
   const cmd = program.command(name);
   addNatsAuthOptions(cmd);
+  addLiveKitOptions(cmd);
   cmd.addHelpText(
     'after',
     '\nSIGTERM/SIGINT drains: no new sessions; running ones finish up to --drain-timeout, then are cancelled.\n' +
@@ -68,6 +71,16 @@ function poolCommand(
         .default(1000),
     )
     .option('--json-logs', 'JSON log lines (default for start)', !defaults.pretty)
+    .addOption(
+      new Option(
+        '--config <file>',
+        'JSON file of pool defaults for agents that leave them unset (see README)',
+      ).env('OPENRTC_CONFIG'),
+    )
+    .option('--greeting <text>', 'default greeting said by agents that define none')
+    .option('--stt <model>', "default STT model string (LiveKit inference), e.g. 'deepgram/nova-3:en'")
+    .option('--llm <model>', "default LLM model string (LiveKit inference), e.g. 'openai/gpt-4.1-mini'")
+    .option('--tts <model>', "default TTS model string (LiveKit inference), e.g. 'cartesia/sonic-3'")
     .option('--metrics-jsonl <file>', "write OpenRTC's JSONL metrics stream (snapshots and session events)")
     .addOption(
       new Option('--metrics-port <port>', 'serve Prometheus metrics on :PORT/metrics').argParser(
@@ -86,6 +99,7 @@ function poolCommand(
     .action(async (agents: string, opts) => {
       const { runPool } = await import('../runtime/pool.ts');
       const { natsAuthEnv } = await import('../runtime/nats/auth.ts');
+      const livekit = liveKitOptions(opts);
       exit(
         await runPool({
           agentsDir: agents,
@@ -97,6 +111,7 @@ function poolCommand(
           heartbeatMs: opts.heartbeat,
           pretty: !opts.jsonLogs,
           natsAuth: cliNatsAuth(opts),
+          defaults: await poolDefaults(opts),
           // Local workers sign in with the supervisor's credentials, through the environment (not argv).
           workerEnv: natsAuthEnv(opts),
           ...(opts.metricsJsonl ? { metricsJsonl: opts.metricsJsonl } : {}),
@@ -104,6 +119,7 @@ function poolCommand(
           ...(opts.inspect === true || typeof opts.inspect === 'number'
             ? { inspectPort: opts.inspect === true ? INSPECT_PORT : opts.inspect }
             : {}),
+          ...(livekit ? { livekit } : {}),
         }),
       );
     });
@@ -249,6 +265,31 @@ program
     process.exitCode = await machinesCommand(opts);
   });
 
+/** Pool defaults from `--config`, then the flags on top. */
+async function poolDefaults(opts: {
+  config?: string;
+  greeting?: string;
+  stt?: string;
+  llm?: string;
+  tts?: string;
+}): Promise<PoolDefaultsConfig | undefined> {
+  const { loadPoolConfig } = await import('../runtime/config.ts');
+  const fromFile = opts.config ? (await loadPoolConfig(opts.config)).defaults : undefined;
+  const providers = {
+    ...fromFile?.providers,
+    ...(opts.stt ? { stt: opts.stt } : {}),
+    ...(opts.llm ? { llm: opts.llm } : {}),
+    ...(opts.tts ? { tts: opts.tts } : {}),
+  };
+  const greeting = opts.greeting ? { say: opts.greeting } : fromFile?.greeting;
+  if (!fromFile && !greeting && Object.keys(providers).length === 0) return undefined;
+  return {
+    ...fromFile,
+    ...(greeting ? { greeting } : {}),
+    ...(Object.keys(providers).length ? { providers } : {}),
+  };
+}
+
 /** Long-running commands end the process: agents-js and onnxruntime may hold handles open. */
 function exit(code: number): never {
   process.exit(code);
@@ -285,6 +326,11 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-const USER_ERRORS = new Set(['NatsServerNotFoundError', 'AgentDiscoveryError', 'NatsAuthError']);
+const USER_ERRORS = new Set([
+  'NatsServerNotFoundError',
+  'AgentDiscoveryError',
+  'NatsAuthError',
+  'ConfigError',
+]);
 
 await main(process.argv);

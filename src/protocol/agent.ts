@@ -27,6 +27,14 @@ export const Greeting = z.union([
 ]);
 export type Greeting = z.infer<typeof Greeting>;
 
+/** Provider model strings (LiveKit inference, e.g. 'openai/gpt-4.1-mini'): data, never code. */
+export const ProviderDefaults = z.object({
+  stt: z.string().min(1).max(256).optional(),
+  llm: z.string().min(1).max(256).optional(),
+  tts: z.string().min(1).max(256).optional(),
+});
+export type ProviderDefaults = z.infer<typeof ProviderDefaults>;
+
 /**
  * What the supervisor's registry holds for an agent, and all that crosses to a worker:
  * a name, the module path the worker imports, and plain options. Never code.
@@ -36,6 +44,8 @@ export const AgentSpec = z.object({
   module: z.string().min(1).max(4096),
   greeting: Greeting.optional(),
   limits: SessionLimits.optional(),
+  /** Pool-default providers (LiveKit inference model strings) for what the module leaves unset. */
+  providers: ProviderDefaults.optional(),
   /** Free-form plain options for the agent module (provider names, settings). */
   options: z.record(z.string(), z.json()).optional(),
 });

@@ -4,7 +4,10 @@ import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import type { SupervisorInput } from '../actors/supervisor.types.ts';
 import type { AgentSpec } from '../protocol/index.ts';
 import { discoverAgents } from './agents/load.ts';
+import { applyPoolDefaults, type PoolDefaultsConfig } from './config.ts';
 import { type PoolSinkOptions, type PoolSinks, startPoolSinks } from './inspect/sinks.ts';
+import { LiveKitDispatcher } from './livekit/dispatcher.ts';
+import type { LiveKitOptions } from './livekit/options.ts';
 import { createLogger, type Logger } from './logger.ts';
 import { natsInboxPrefix } from './nats/auth.ts';
 import { Bus } from './nats/bus.ts';
@@ -25,10 +28,14 @@ export interface PoolOptions extends PoolSinkOptions {
   pretty: boolean;
   log?: Logger;
   policy?: SupervisorInput['policy'];
+  /** Greeting, limits and provider models for agents that leave them unset (`--config`, flags). */
+  defaults?: PoolDefaultsConfig;
   /** NATS credentials/TLS of the supervisor (see docs/security.md). */
   natsAuth?: Partial<NodeConnectionOptions>;
   /** Extra environment for local workers (e.g. OPENRTC_LOG_LEVEL, NATS_* credentials). */
   workerEnv?: NodeJS.ProcessEnv;
+  /** Take jobs from a LiveKit server as an agent worker (docs/livekit.md); absent: no LiveKit. */
+  livekit?: LiveKitOptions;
 }
 
 /** A running pool: a supervisor in this process, local worker processes, maybe an embedded NATS. */
@@ -42,6 +49,8 @@ export interface PoolHandle {
   embedded?: RunningNatsServer;
   /** Metrics and web inspector started with the pool (see PoolSinkOptions). */
   sinks: PoolSinks;
+  /** The LiveKit dispatcher, when `livekit` was given. */
+  livekit?: LiveKitDispatcher;
   /** Drains the pool (sessions finish up to the drain timeout), stops workers, then NATS. */
   stop(): Promise<void>;
 }
@@ -53,7 +62,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
   const agentsDir = resolve(opts.agentsDir);
   const discovered = await discoverAgents(agentsDir);
   for (const e of discovered.errors) log.error({ file: e.file }, `agent not loaded: ${e.message}`);
-  const registry = discovered.agents;
+  const registry = applyPoolDefaults(discovered.agents, opts.defaults);
   log.info({ agents: registry.map((a) => a.name), dir: agentsDir }, `${registry.length} agent(s) registered`);
 
   let embedded: RunningNatsServer | undefined;
@@ -126,13 +135,17 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     opts,
   );
   service.start();
+  const livekit = opts.livekit ? new LiveKitDispatcher(service, registry, opts.livekit, log) : undefined;
+  livekit?.start();
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      livekit?.drain();
       service.drain();
       const deadline = opts.drainTimeoutMs + 10_000;
       await Promise.race([service.stopped, new Promise((r) => setTimeout(r, deadline).unref())]);
+      await livekit?.stop(); // after the drain, so the last job statuses reach LiveKit
       await spawner.stopAll(5000);
       await sinks.stop();
       await bus.close();
@@ -149,6 +162,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     log,
     ...(embedded ? { embedded } : {}),
     sinks,
+    ...(livekit ? { livekit } : {}),
     stop,
   };
 }

@@ -1,7 +1,13 @@
 import { basename, extname } from 'node:path';
 import type { VAD, voice } from '@livekit/agents';
 import { z } from 'zod';
-import { AgentName, AgentSpec, Greeting, SessionLimits } from '../../protocol/agent.ts';
+import {
+  AgentName,
+  AgentSpec,
+  Greeting,
+  type ProviderDefaults,
+  SessionLimits,
+} from '../../protocol/agent.ts';
 
 type SessionOptions = voice.AgentSessionOptions;
 type Awaitable<T> = T | Promise<T>;
@@ -78,6 +84,25 @@ const DefinitionShape = z.object({
   prewarm: fn.optional(),
   options: z.record(z.string(), z.json()).optional(),
 });
+
+/** What a pool supplies to agents that leave it unset: a greeting and provider model strings. */
+export interface PoolDefaults {
+  greeting?: Greeting;
+  providers?: ProviderDefaults;
+}
+
+/** The definition with pool defaults filled in where the module set nothing; the module always wins. */
+export function withDefaults(def: AgentDefinition, defaults: PoolDefaults | undefined): AgentDefinition {
+  if (!defaults) return def;
+  const providers = { ...def.providers };
+  for (const key of ['stt', 'llm', 'tts'] as const) {
+    const model = defaults.providers?.[key];
+    if (providers[key] === undefined && model !== undefined)
+      (providers as Record<string, unknown>)[key] = model;
+  }
+  const greeting = def.greeting ?? defaults.greeting;
+  return { ...def, ...(greeting ? { greeting } : {}), providers };
+}
 
 /** An agent definition that does not have the right shape; the message names each failing field. */
 export class AgentDefinitionError extends Error {

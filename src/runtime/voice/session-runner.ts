@@ -1,7 +1,7 @@
 import { type VAD, voice } from '@livekit/agents';
 import type { LocalAudioInput, LocalAudioOutput } from '../../protocol/agent.ts';
 import type { ErrorCode } from '../../protocol/common.ts';
-import type { AgentDefinition } from '../agents/define.ts';
+import { type AgentDefinition, type PoolDefaults, withDefaults } from '../agents/define.ts';
 import { type AgentInstance, instantiateAgent } from '../agents/instantiate.ts';
 import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
@@ -39,6 +39,8 @@ export interface VoiceSessionOptions {
   log?: Logger;
   /** Fast input: the longest wait for the VAD to finish the fed audio before `transportEnded` (default 5000). */
   drainMs?: number;
+  /** Pool defaults (greeting, provider model strings) for what the agent module leaves unset. */
+  defaults?: PoolDefaults;
 }
 
 /** A phase of a VoiceSession failed; `code` is the protocol's error code for it. */
@@ -118,7 +120,8 @@ export class VoiceSession {
     if (!this.definition) {
       const agent = this.opts.agent;
       try {
-        this.definition = typeof agent === 'string' ? (await loadAgentModule(agent)).definition : agent;
+        const def = typeof agent === 'string' ? (await loadAgentModule(agent)).definition : agent;
+        this.definition = withDefaults(def, this.opts.defaults);
       } catch (err) {
         throw new VoiceSessionError('agent_import_failed', errorMessage(err), { cause: err });
       }
@@ -243,17 +246,7 @@ export class VoiceSession {
   }
 
   private buildSession(inst: AgentInstance, vad: VAD | null): voice.AgentSession {
-    const extras = inst.session;
-    const turnSet = extras.turnHandling?.turnDetection !== undefined || extras.turnDetection !== undefined;
-    const session = new voice.AgentSession({
-      ...extras,
-      // agents-js defaults to an inference turn detector that needs LiveKit Cloud; offline, the VAD decides.
-      ...(vad && !turnSet ? { turnHandling: { ...extras.turnHandling, turnDetection: 'vad' as const } } : {}),
-      ...(inst.stt !== undefined ? { stt: inst.stt } : {}),
-      ...(inst.llm !== undefined ? { llm: inst.llm } : {}),
-      ...(inst.tts !== undefined ? { tts: inst.tts } : {}),
-      vad,
-    });
+    const session = createAgentSession(inst, vad);
     const E = voice.AgentSessionEventTypes;
     const onError = (ev: voice.ErrorEvent) => {
       const message = agentError(ev.error);
@@ -319,4 +312,19 @@ export class VoiceSession {
       });
     }
   }
+}
+
+/** A voice.AgentSession of an agent instance and its VAD (any transport: local or a LiveKit room). */
+export function createAgentSession(inst: AgentInstance, vad: VAD | null): voice.AgentSession {
+  const extras = inst.session;
+  const turnSet = extras.turnHandling?.turnDetection !== undefined || extras.turnDetection !== undefined;
+  return new voice.AgentSession({
+    ...extras,
+    // agents-js defaults to an inference turn detector that needs LiveKit Cloud; offline, the VAD decides.
+    ...(vad && !turnSet ? { turnHandling: { ...extras.turnHandling, turnDetection: 'vad' as const } } : {}),
+    ...(inst.stt !== undefined ? { stt: inst.stt } : {}),
+    ...(inst.llm !== undefined ? { llm: inst.llm } : {}),
+    ...(inst.tts !== undefined ? { tts: inst.tts } : {}),
+    vad,
+  });
 }

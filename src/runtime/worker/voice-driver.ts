@@ -1,3 +1,4 @@
+import { createRoomDriver } from '../livekit/room-driver.ts';
 import { VoiceSession } from '../voice/session-runner.ts';
 import type { DriverArgs, SessionDriver } from './driver.ts';
 
@@ -5,25 +6,20 @@ import type { DriverArgs, SessionDriver } from './driver.ts';
  * The session driver of a worker: one real voice.AgentSession per session, on the worker's
  * shared Silero VAD. The agent module is imported by path inside this process (Node caches it).
  */
-export function createVoiceDriver({ spec, start, events, log }: DriverArgs): SessionDriver {
+export function createVoiceDriver(args: DriverArgs): SessionDriver {
+  const { spec, start, events, log } = args;
   const { transport } = start;
-  if (transport.kind !== 'local') {
-    const refusal = {
-      code: 'connect_failed' as const,
-      message: `transport '${transport.kind}' is not supported by this worker yet (only 'local')`,
-    };
-    return {
-      prewarm: async () => {},
-      connect: async () => Promise.reject(refusal),
-      greet: async () => {},
-      close: async () => {},
-    };
-  }
+  // A LiveKit job joins its room, with a JobContext (src/runtime/livekit).
+  if (transport.kind === 'livekit') return createRoomDriver(args);
   const voice = new VoiceSession({
     id: start.session,
     agent: spec.module,
     transport,
     log,
+    defaults: {
+      ...(spec.greeting ? { greeting: spec.greeting } : {}),
+      ...(spec.providers ? { providers: spec.providers } : {}),
+    },
     events: {
       transportEnded: (reason) => events.transportEnded(reason),
       speech: (e) => events.speech(e),
