@@ -49,7 +49,7 @@ export function renderView(view: PoolView, o: RenderOptions): string[] {
     .filter(Boolean)
     .join(' ');
   const lines = [
-    `pool ${view.pool}  health ${view.health}  supervisor ${view.supervisorState}  workers ${view.workers.size}  sessions ${running} running / ${sessions.length} shown  sort ${o.sort}${filterText ? `  filter ${filterText}` : ''}`.slice(
+    `pool ${view.pool}  health ${view.health}${view.supervisorState === 'unknown' ? '' : `  supervisor ${view.supervisorState}`}  workers ${view.workers.size}  sessions ${running} running / ${sessions.length} shown  sort ${o.sort}${filterText ? `  filter ${filterText}` : ''}`.slice(
       0,
       width,
     ),

@@ -98,6 +98,9 @@ export class PoolView {
   }
 
   apply(e: InspectEvent): void {
+    const prev = e.actor.kind === 'session' ? this.sessions.get(e.actor.id) : undefined;
+    // The same transition can arrive twice (a worker and the supervisor both report ends).
+    if (prev && prev.seq >= e.seq) return;
     this.recent.push(e);
     if (this.recent.length > this.recentLimit) this.recent.splice(0, this.recent.length - this.recentLimit);
     if (e.actor.kind === 'supervisor') {
@@ -109,8 +112,6 @@ export class PoolView {
       if (w && e.seq >= w.seq) Object.assign(w, { state: e.to, seq: e.seq });
       return;
     }
-    const prev = this.sessions.get(e.actor.id);
-    if (prev && prev.seq >= e.seq) return;
     const error = typeof e.summary.error === 'string' ? e.summary.error : undefined;
     this.sessions.set(e.actor.id, {
       session: e.actor.id,
