@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNatsServer } from '../support/nats.ts';
-import { readyWorkers, startTestPool, type TestPool } from '../support/pool.ts';
+import { readyWorkers, sessionsReach, startTestPool, type TestPool } from '../support/pool.ts';
 import { exited, useOpenrtc } from '../support/processes.ts';
 import { isAlive, waitFor } from '../support/wait.ts';
 import { recordFigure } from './figures.ts';
@@ -23,10 +23,7 @@ describe('a hung worker (SIGSTOP past the heartbeat timeout)', () => {
         t.client.dispatch({ agent: 'dental', audio: { kind: 'silence', durationMs: 60_000 } }),
       ),
     );
-    await waitFor('sessions active', async () => {
-      const s = await t.client.status();
-      return placed.every((p) => s.sessions.find((x) => x.session === p.session)?.state === 'active');
-    });
+    await sessionsReach(t.client, placed, 'active');
     const before = await t.client.status();
     const victim = before.workers.find((w) => w.worker === placed[0]?.worker);
     if (!victim?.pid) throw new Error('no victim pid');
@@ -93,10 +90,7 @@ describe('a hung remote worker that wakes up (SIGSTOP, then SIGCONT)', () => {
           t.client.dispatch({ agent: 'dental', audio: { kind: 'silence', durationMs: 60_000 } }),
         ),
       );
-      await waitFor('sessions active', async () => {
-        const s = await t.client.status();
-        return placed.every((p) => s.sessions.find((x) => x.session === p.session)?.state === 'active');
-      });
+      await sessionsReach(t.client, placed, 'active');
       process.kill(w.pid, 'SIGSTOP');
       await waitFor('declared lost', async () => {
         const s = await t.client.status();

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestFailedError } from '../../src/runtime/nats/bus.ts';
 import { useNatsServer } from '../support/nats.ts';
-import { readyWorkers, startTestPool, type TestPool } from '../support/pool.ts';
+import { readyWorkers, sessionsReach, startTestPool, type TestPool } from '../support/pool.ts';
 import { waitFor } from '../support/wait.ts';
 import { recordFigure } from './figures.ts';
 
@@ -24,10 +24,7 @@ describe('nats-server outages mid-load', () => {
           t.client.dispatch({ agent: 'dental', audio: { kind: 'silence', durationMs: 120_000 } }),
         ),
       );
-      await waitFor('sessions active', async () => {
-        const s = await t.client.status();
-        return placed.every((p) => s.sessions.find((x) => x.session === p.session)?.state === 'active');
-      });
+      await sessionsReach(t.client, placed, 'active');
       const before = await t.client.status();
       const heard = new Map<string, number>();
       const sub = t.client.bus.subscribe(t.client.subjects.eventsAll, (m) => {

@@ -3,7 +3,7 @@ import type { Message } from '../../src/protocol/index.ts';
 import { PoolClient } from '../../src/runtime/client.ts';
 import { captureLog } from '../support/log.ts';
 import { useNatsServer } from '../support/nats.ts';
-import { EXAMPLE_AGENTS, readyWorkers } from '../support/pool.ts';
+import { EXAMPLE_AGENTS, readyWorkers, sessionsReach } from '../support/pool.ts';
 import { exited, useOpenrtc } from '../support/processes.ts';
 import { isAlive, waitFor } from '../support/wait.ts';
 import { recordFigure } from './figures.ts';
@@ -33,10 +33,7 @@ describe('kill -9 of the supervisor', () => {
         client.dispatch({ agent: 'dental', audio: { kind: 'silence', durationMs: 6000 } }),
       ),
     );
-    await waitFor('sessions active', async () => {
-      const s = await client.status();
-      return placed.every((p) => s.sessions.find((x) => x.session === p.session)?.state === 'active');
-    });
+    await sessionsReach(client, placed, 'active');
 
     sup1.kill('SIGKILL');
     await exited(sup1);

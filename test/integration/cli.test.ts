@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PoolClient } from '../../src/runtime/client.ts';
 import { captureLog } from '../support/log.ts';
 import { useNatsServer } from '../support/nats.ts';
-import { AUDIO, EXAMPLE_AGENTS, readyWorkers } from '../support/pool.ts';
+import { AUDIO, EXAMPLE_AGENTS, readyWorkers, sessionsReach } from '../support/pool.ts';
 import { exited, useOpenrtc } from '../support/processes.ts';
 import { isAlive, waitFor } from '../support/wait.ts';
 
@@ -32,10 +32,7 @@ describe('the openrtc command', () => {
           client.dispatch({ agent: 'restaurant', audio: { kind: 'wav', path: AUDIO.restaurant } }),
         ),
       );
-      await waitFor('sessions active', async () => {
-        const s = await client.status();
-        return placed.every((p) => s.sessions.find((x) => x.session === p.session)?.state === 'active');
-      });
+      await sessionsReach(client, placed, 'active');
       dev.kill('SIGTERM');
       // Refused while draining: no new sessions once the drain began.
       await waitFor('dispatch refused while draining', async () => {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFigure } from '../faults/figures.ts';
 import { useNatsServer } from '../support/nats.ts';
-import { readyWorkers, startTestPool, type TestPool } from '../support/pool.ts';
+import { readyWorkers, sessionsReach, startTestPool, type TestPool } from '../support/pool.ts';
 import { isAlive, waitFor } from '../support/wait.ts';
 
 const nats = useNatsServer();
@@ -22,10 +22,7 @@ describe('supervision of real worker processes', () => {
       [0, 1, 2, 3].map(() => t.client.dispatch({ agent: 'restaurant', audio: long })),
     );
     expect(new Set(placed.map((p) => p.worker)).size).toBe(2);
-    await waitFor('all sessions active', async () => {
-      const s = await t.client.status();
-      return placed.every((p) => s.sessions.find((x) => x.session === p.session)?.state === 'active');
-    });
+    await sessionsReach(t.client, placed, 'active');
     const before = await t.client.status();
     const victim = before.workers.find((w) => w.worker === placed[0]?.worker);
     if (!victim?.pid) throw new Error('victim worker has no pid');

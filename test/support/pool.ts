@@ -60,3 +60,30 @@ export async function readyWorkers(client: PoolClient, n: number, timeoutMs = 30
     100,
   );
 }
+
+/**
+ * Waits until the supervisor's status shows every one of `sessions` in `state` (or matching
+ * `check`); returns that status.
+ */
+export async function sessionsReach(
+  client: PoolClient,
+  sessions: readonly { session: string }[],
+  state: string | ((s: Awaited<ReturnType<PoolClient['status']>>['sessions'][number]) => boolean),
+  timeoutMs = 20_000,
+) {
+  const ok = typeof state === 'string' ? (x: { state: string }) => x.state === state : state;
+  return waitFor(
+    `${sessions.length} session(s) ${typeof state === 'string' ? state : 'matching'}`,
+    async () => {
+      const s = await client.status(1000);
+      return sessions.every((p) => {
+        const x = s.sessions.find((y) => y.session === p.session);
+        return x !== undefined && ok(x);
+      })
+        ? s
+        : undefined;
+    },
+    timeoutMs,
+    50,
+  );
+}
