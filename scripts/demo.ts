@@ -50,7 +50,10 @@ async function main(): Promise<number> {
     heartbeatMs: 500,
     pretty: false,
     log,
-    workerEnv: { OPENRTC_LOG_LEVEL: process.env.OPENRTC_LOG_LEVEL ?? 'warn' },
+    workerEnv: {
+      OPENRTC_LOG_LEVEL: process.env.OPENRTC_LOG_LEVEL ?? 'warn',
+      OPENRTC_AGENTS_LOG_LEVEL: process.env.OPENRTC_AGENTS_LOG_LEVEL ?? 'error',
+    },
   });
   out(`${ms()}  nats-server ${pool.url}; agents: ${pool.registry.map((a) => a.name).join(', ')}`);
   const client = await PoolClient.connect({ url: pool.url, pool: 'demo', log, id: 'demo-client' });
