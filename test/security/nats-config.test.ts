@@ -52,7 +52,7 @@ describe('natsAuthorizationConfig', () => {
       allow_responses: true,
     });
     expect(rolePermissions(pool, { kind: 'client' })).toEqual({
-      publish: { allow: [s.dispatch, s.status] },
+      publish: { allow: [s.dispatch, s.status, s.history] },
       subscribe: { allow: [s.inspectAll, `${natsInboxPrefix(pool, { kind: 'client' })}.>`] },
     });
     expect(rolePermissions(pool, { kind: 'supervisor' })).toEqual({
