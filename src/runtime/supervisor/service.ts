@@ -314,6 +314,13 @@ export class SupervisorService {
     return { active, capacity };
   }
 
+  /** Asks a session's worker to cancel it (idempotent); resolves with the worker's error, if any. */
+  async cancel(session: string, reason: string): Promise<ErrorData | undefined> {
+    const view = this.actor.getSnapshot().context.sessions[session];
+    if (!view) return { code: 'unknown_session', message: `no session '${session}' in this pool` };
+    return this.command(view.worker, this.o.bus.make('session.cancel', { session, reason }));
+  }
+
   private readonly sessionListeners = new Set<SessionListener>();
   private readonly fenceLog = new LogLimiter();
   /** Epochs of incarnations that said hello (bounded). */
