@@ -22,6 +22,10 @@ export function createRoomDriver({ spec, start, events, log }: DriverArgs): Sess
     agentName: spec.name,
     transport,
     closeOnLastParticipantLeft: closeOnLastParticipantLeft(spec),
+    defaults: {
+      ...(spec.greeting ? { greeting: spec.greeting } : {}),
+      ...(spec.providers ? { providers: spec.providers } : {}),
+    },
     log,
     events: {
       transportEnded: (reason) => events.transportEnded(reason),

@@ -1,7 +1,7 @@
 import { JobContext, type RunningJobInfo, runWithJobContextAsync, type VAD, voice } from '@livekit/agents';
 import { Job } from '@livekit/protocol';
 import { ParticipantKind, type RemoteParticipant, Room, RoomEvent } from '@livekit/rtc-node';
-import type { AgentDefinition } from '../agents/define.ts';
+import { type AgentDefinition, type PoolDefaults, withDefaults } from '../agents/define.ts';
 import { type AgentInstance, instantiateAgent } from '../agents/instantiate.ts';
 import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
@@ -19,6 +19,8 @@ export interface RoomSessionOptions {
   agentName: string;
   /** The job as LiveKit assigned it: url, token, and the Job as protobuf JSON. */
   transport: { kind: 'livekit'; url: string; token: string; job: Record<string, unknown> };
+  /** Pool defaults (greeting, provider model strings) for what the agent module leaves unset. */
+  defaults?: PoolDefaults;
   /** End the session when the last remote participant (not an agent) leaves. Default true. */
   closeOnLastParticipantLeft?: boolean;
   events?: VoiceSessionEvents;
@@ -74,7 +76,8 @@ export class LiveKitRoomSession {
     if (!this.definition) {
       const agent = this.opts.agent;
       try {
-        this.definition = typeof agent === 'string' ? (await loadAgentModule(agent)).definition : agent;
+        const def = typeof agent === 'string' ? (await loadAgentModule(agent)).definition : agent;
+        this.definition = withDefaults(def, this.opts.defaults);
       } catch (err) {
         throw new VoiceSessionError('agent_import_failed', errorMessage(err), { cause: err });
       }
