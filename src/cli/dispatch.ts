@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
+import { FINAL_SESSION_STATES } from '../protocol/index.ts';
 import { type DispatchBody, PoolClient, type SessionTransition } from '../runtime/client.ts';
 import { createLogger } from '../runtime/logger.ts';
 import type { NatsAuthFlags } from '../runtime/nats/auth.ts';
@@ -19,6 +20,8 @@ export interface DispatchFlags extends NatsAuthFlags {
   json?: boolean;
 }
 
+const FINAL: ReadonlySet<string> = new Set(FINAL_SESSION_STATES);
+
 /** `openrtc dispatch`: sends a dispatch request; with --wait follows the session to its end. */
 export async function dispatchCommand(flags: DispatchFlags): Promise<number> {
   if (!flags.nats) throw new CliError('dispatch needs --nats or NATS_URL');
@@ -31,18 +34,15 @@ export async function dispatchCommand(flags: DispatchFlags): Promise<number> {
   const out = (line: string, data: object) =>
     process.stdout.write(flags.json ? `${JSON.stringify(data)}\n` : `${line}\n`);
   try {
-    let session: string | undefined;
     const started = Date.now();
     const follow = flags.wait
-      ? client.follow(
-          () => session,
-          (t: SessionTransition) =>
-            out(
-              `${String(t.seq).padStart(3)}  +${String(t.ts - started).padStart(5)} ms  ${t.from ?? '·'} → ${t.to}  (${t.event})${
-                t.summary.error ? `  ${t.summary.error}` : ''
-              }`,
-              { kind: 'transition', ...t },
-            ),
+      ? client.follow((t: SessionTransition) =>
+          out(
+            `${String(t.seq).padStart(3)}  +${String(t.ts - started).padStart(5)} ms  ${t.from ?? '·'} → ${t.to}  (${t.event})${
+              t.summary.error ? `  ${t.summary.error}` : ''
+            }`,
+            { kind: 'transition', ...t },
+          ),
         )
       : undefined;
     if (follow) await client.bus.nc.flush();
@@ -56,7 +56,6 @@ export async function dispatchCommand(flags: DispatchFlags): Promise<number> {
       ...(flags.audio ? { audio: { kind: 'wav' as const, path: resolve(flags.audio) } } : {}),
     };
     const ok = await client.dispatch(body);
-    session = ok.session;
     out(
       `session ${ok.session}  agent ${ok.agent}  worker ${ok.worker}  job ${ok.jobId}${ok.existing ? '  (existing)' : ''}`,
       {
@@ -69,6 +68,15 @@ export async function dispatchCommand(flags: DispatchFlags): Promise<number> {
       },
     );
     if (!follow) return 0;
+    follow.track(ok.session);
+    if (ok.existing) {
+      // A repeated job: its session may have ended already, and then no transition will come.
+      const known = (await client.status()).sessions.find((x) => x.session === ok.session);
+      if (known && FINAL.has(known.state)) {
+        out(`session already ended: ${known.state}`, { kind: 'ended', state: known.state });
+        return known.state === 'closed' ? 0 : 1;
+      }
+    }
     const final = await follow.done;
     follow.sub.unsubscribe();
     if (final.to === 'closed') return 0;

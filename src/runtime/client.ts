@@ -61,13 +61,12 @@ export class PoolClient {
   }
 
   /**
-   * Calls `onTransition` for every transition of `session` that the supervisor reports, and
-   * resolves with the final state. Subscribe before dispatching so no transition is missed.
+   * Follows one session's transitions. Subscribe before dispatching, then call `track(id)` with
+   * the id the dispatch returned: transitions that arrived before (a fast session can be well
+   * under way by then) are replayed, so none is missed. `done` resolves with the final one.
    */
-  follow(
-    session: () => string | undefined,
-    onTransition: (t: SessionTransition) => void,
-  ): {
+  follow(onTransition: (t: SessionTransition) => void): {
+    track(session: string): void;
     done: Promise<SessionTransition>;
     sub: Subscription;
   } {
@@ -75,11 +74,18 @@ export class PoolClient {
     const done = new Promise<SessionTransition>((r) => {
       resolve = r;
     });
+    let tracked: string | undefined;
     const seen = new Set<number>();
+    // Transitions of not-yet-known sessions, bounded: only the newest sessions are kept.
+    const early = new Map<string, SessionTransition[]>();
+    const deliver = (t: SessionTransition) => {
+      if (seen.has(t.seq)) return;
+      seen.add(t.seq);
+      onTransition(t);
+      if ((FINAL_SESSION_STATES as readonly string[]).includes(t.to)) resolve(t);
+    };
     const sub = this.bus.subscribe(this.subjects.inspectAll, (msg) => {
-      if (msg.type !== 'inspect' || msg.actor.kind !== 'session' || msg.actor.id !== session()) return;
-      if (seen.has(msg.seq)) return;
-      seen.add(msg.seq);
+      if (msg.type !== 'inspect' || msg.actor.kind !== 'session') return;
       const t: SessionTransition = {
         session: msg.actor.id,
         from: msg.fromState,
@@ -89,10 +95,19 @@ export class PoolClient {
         ts: msg.ts,
         summary: msg.summary,
       };
-      onTransition(t);
-      if ((FINAL_SESSION_STATES as readonly string[]).includes(msg.toState)) resolve(t);
+      if (tracked === undefined) {
+        const list = early.get(t.session) ?? [];
+        list.push(t);
+        early.set(t.session, list);
+        if (early.size > 256) early.delete(early.keys().next().value as string);
+      } else if (t.session === tracked) deliver(t);
     });
-    return { done, sub };
+    const track = (session: string) => {
+      tracked = session;
+      for (const t of (early.get(session) ?? []).sort((a, b) => a.seq - b.seq)) deliver(t);
+      early.clear();
+    };
+    return { track, done, sub };
   }
 
   async close(): Promise<void> {

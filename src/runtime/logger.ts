@@ -25,6 +25,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
           colorize: process.stderr.isTTY,
           ignore: 'pid,hostname',
           translateTime: 'HH:MM:ss.l',
+          singleLine: true,
         },
       },
     });

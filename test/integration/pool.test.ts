@@ -20,18 +20,14 @@ describe('a pool of a supervisor and 2 worker processes over a real nats-server'
   it('a dispatch reaches active on a worker process and ends closed; sessions spread over both workers', async () => {
     const results = await Promise.all(
       [0, 1, 2, 3].map(async (i) => {
-        let session: string | undefined;
         const seen: string[] = [];
-        const follow = t.client.follow(
-          () => session,
-          (tr) => seen.push(tr.to),
-        );
+        const follow = t.client.follow((tr) => seen.push(tr.to));
         await t.client.bus.nc.flush();
         const ok = await t.client.dispatch({
           agent: i % 2 ? 'dental' : 'restaurant',
           audio: { kind: 'wav', path: i % 2 ? AUDIO.dental : AUDIO.restaurant, realtime: false },
         });
-        session = ok.session;
+        follow.track(ok.session);
         const final = await follow.done;
         follow.sub.unsubscribe();
         return { ok, final, seen };

@@ -52,17 +52,13 @@ describe('a locked-down pool', () => {
 
   it('serves a dispatch end to end with every process on its own credentials, and no secret reaches the logs', async () => {
     await readyWorkers(client, 1);
-    let session: string | undefined;
-    const follow = client.follow(
-      () => session,
-      () => {},
-    );
+    const follow = client.follow(() => {});
     await client.bus.nc.flush();
     const ok = await client.dispatch({
       agent: 'dental',
       audio: { kind: 'wav', path: AUDIO.dental, realtime: false },
     });
-    session = ok.session;
+    follow.track(ok.session);
     expect((await follow.done).to).toBe('closed');
     const text = JSON.stringify(log.lines);
     expect(text).not.toContain(users.supervisor.password);
