@@ -14,7 +14,7 @@ import {
   WorkerMessage,
   WorkerStatus,
 } from '@livekit/protocol';
-import type { AgentSpec, ErrorData } from '../../protocol/index.ts';
+import type { AgentSpec, ErrorData, Transport } from '../../protocol/index.ts';
 import type { Logger } from '../logger.ts';
 import type { DispatchBody, DispatchOutcome, SessionListener } from '../supervisor/service.ts';
 import { decideAvailability, routeRequestOf } from './availability.ts';
@@ -223,7 +223,7 @@ export class LiveKitDispatcher {
         kind: 'livekit',
         url: a.url || this.opts.url,
         token: a.token,
-        job: job.toJson() as Record<string, never>,
+        job: job.toJson() as Extract<Transport, { kind: 'livekit' }>['job'],
       },
     });
     if (!outcome.ok) {
