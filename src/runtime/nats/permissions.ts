@@ -47,7 +47,10 @@ export function rolePermissions(pool: string, role: NatsRole): NatsPermissions {
         allow_responses: true,
       };
     case 'client':
-      return { publish: { allow: [s.dispatch, s.status, s.history] }, subscribe: { allow: [s.inspectAll, inbox] } };
+      return {
+        publish: { allow: [s.dispatch, s.status, s.history] },
+        subscribe: { allow: [s.inspectAll, inbox] },
+      };
   }
 }
 
