@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { type Actor, createActor } from 'xstate';
 import { supervisorMachine } from '../../actors/supervisor.machine.ts';
 import type { DispatchResult, SupervisorEmitted, SupervisorInput } from '../../actors/supervisor.types.ts';
@@ -19,6 +18,7 @@ import {
 } from '../../protocol/index.ts';
 import { InspectHistory } from '../inspect/history.ts';
 import { serveHistory } from '../inspect/history-service.ts';
+import { InspectPublisher } from '../inspect/publisher.ts';
 import { LogLimiter } from '../log-limiter.ts';
 import type { Logger } from '../logger.ts';
 import { type Bus, RequestFailedError } from '../nats/bus.ts';
@@ -79,9 +79,11 @@ export class SupervisorService {
   /** Why each worker last failed, for status; cleared by its next hello. */
   private readonly workerErrors = new Map<string, ErrorData>();
   readonly stopped: Promise<void>;
+  private readonly inspector: InspectPublisher;
 
   constructor(private readonly o: SupervisorServiceOptions) {
     this.s = subjects(o.pool);
+    this.inspector = new InspectPublisher(o.bus, o.pool, SUPERVISOR_ID);
     this.actor = createActor(supervisorMachine, {
       id: SUPERVISOR_ID,
       input: {
@@ -441,8 +443,13 @@ export class SupervisorService {
       ),
     );
     a.on('supervisor.transition', (e) =>
-      this.inspect({ id: SUPERVISOR_ID, kind: 'supervisor' }, e.from, e.to, e.event, e.seq, {
-        pool: this.o.pool,
+      this.inspector.publish({
+        actor: { id: SUPERVISOR_ID, kind: 'supervisor' },
+        from: e.from,
+        to: e.to,
+        event: e.event,
+        seq: e.seq,
+        summary: { pool: this.o.pool },
       }),
     );
   }
@@ -504,31 +511,13 @@ export class SupervisorService {
   ): void {
     const seq = (this.sessionSeq.get(session) ?? 0) + 1;
     this.sessionSeq.set(session, seq);
-    this.inspect({ id: session, kind: 'session', parent: worker }, null, to, event, seq, summary);
-  }
-
-  private inspect(
-    actor: MessageOf<'inspect'>['actor'],
-    from: string | null,
-    to: string,
-    event: string,
-    seq: number,
-    summary: Record<string, string>,
-  ): void {
-    const { bus } = this.o;
-    bus.publish(
-      this.s.inspect(SUPERVISOR_ID),
-      bus.make('inspect', {
-        actor,
-        pool: this.o.pool,
-        host: hostname(),
-        pid: process.pid,
-        fromState: from,
-        toState: to,
-        event,
-        seq,
-        summary,
-      }),
-    );
+    this.inspector.publish({
+      actor: { id: session, kind: 'session', parent: worker },
+      from: null,
+      to,
+      event,
+      seq,
+      summary,
+    });
   }
 }

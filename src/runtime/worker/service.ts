@@ -14,6 +14,7 @@ import {
   type Subjects,
   subjects,
 } from '../../protocol/index.ts';
+import { InspectPublisher } from '../inspect/publisher.ts';
 import type { Logger } from '../logger.ts';
 import { type Bus, RequestFailedError } from '../nats/bus.ts';
 import type { DriverFactory } from './driver.ts';
@@ -53,9 +54,11 @@ export class WorkerService {
   private heartbeatMs = 1000;
   private prewarmInfo: MessageOf<'heartbeat'>['prewarm'] = { status: 'pending' };
   readonly done: Promise<WorkerOutput>;
+  private readonly inspector: InspectPublisher;
 
   constructor(private readonly o: WorkerServiceOptions) {
     this.s = subjects(o.pool);
+    this.inspector = new InspectPublisher(o.bus, o.pool, o.workerId);
     const machine = workerMachine.provide({
       actors: {
         register: fromPromise(() => this.register()),
@@ -91,16 +94,14 @@ export class WorkerService {
         { from: t.from, to: t.to, event: t.event, ...(t.failure ? { failure: t.failure } : {}) },
         `worker ${t.to}`,
       );
-      this.inspect(
-        'worker',
-        o.workerId,
-        undefined,
-        t.from,
-        t.to,
-        t.event,
-        t.seq,
-        t.failure ? { error: t.failure.message } : {},
-      );
+      this.inspector.publish({
+        actor: { id: o.workerId, kind: 'worker' },
+        from: t.from,
+        to: t.to,
+        event: t.event,
+        seq: t.seq,
+        summary: t.failure ? { error: t.failure.message } : {},
+      });
       if (
         t.to === 'ready' ||
         t.to === 'full' ||
@@ -285,11 +286,18 @@ export class WorkerService {
         ...(failure ? { failure } : {}),
       }),
     );
-    this.inspect('session', h.id, workerId, t.from, t.to, t.event, t.seq, {
-      agent: h.agent,
-      room: h.room,
-      worker: workerId,
-      ...(t.failure ? { error: `${t.failure.code}: ${t.failure.message}` } : {}),
+    this.inspector.publish({
+      actor: { id: h.id, kind: 'session', parent: workerId },
+      from: t.from,
+      to: t.to,
+      event: t.event,
+      seq: t.seq,
+      summary: {
+        agent: h.agent,
+        room: h.room,
+        worker: workerId,
+        ...(t.failure ? { error: `${t.failure.code}: ${t.failure.message}` } : {}),
+      },
     });
     if (!(FINAL_SESSION_STATES as readonly string[]).includes(t.to)) return;
     const outcome = t.to === 'closed' ? 'success' : t.to === 'cancelled' ? 'cancelled' : 'failed';
@@ -336,33 +344,6 @@ export class WorkerService {
     this.heartbeat();
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
     this.heartbeatTimer.unref();
-  }
-
-  private inspect(
-    kind: 'worker' | 'session',
-    id: string,
-    parent: string | undefined,
-    from: string | null,
-    to: string,
-    event: string,
-    seq: number,
-    summary: Record<string, string>,
-  ): void {
-    const { bus, workerId, pool } = this.o;
-    bus.publish(
-      this.s.inspect(workerId),
-      bus.make('inspect', {
-        actor: { id, kind, ...(parent ? { parent } : {}) },
-        pool,
-        host: hostname(),
-        pid: process.pid,
-        fromState: from,
-        toState: to,
-        event,
-        seq,
-        summary,
-      }),
-    );
   }
 
   private publish(msg: Message): void {

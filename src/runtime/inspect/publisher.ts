@@ -1,0 +1,45 @@
+import { hostname } from 'node:os';
+import { type MessageOf, subjects } from '../../protocol/index.ts';
+import type { Bus } from '../nats/bus.ts';
+
+export interface Transition {
+  actor: MessageOf<'inspect'>['actor'];
+  from: string | null;
+  to: string;
+  event: string;
+  /** Per-actor seq (for a session, the same as its `session.state` seq). */
+  seq: number;
+  /** A small context summary: ids and names only, never tokens, keys or provider options. */
+  summary: Record<string, string>;
+}
+
+/** Publishes a process's machine transitions as `inspect` messages on `openrtc.<pool>.inspect.<source>`. */
+export class InspectPublisher {
+  private readonly subject: string;
+  private readonly host = hostname();
+
+  constructor(
+    private readonly bus: Bus,
+    private readonly pool: string,
+    source: string,
+  ) {
+    this.subject = subjects(pool).inspect(source);
+  }
+
+  publish(t: Transition): void {
+    this.bus.publish(
+      this.subject,
+      this.bus.make('inspect', {
+        actor: t.actor,
+        pool: this.pool,
+        host: this.host,
+        pid: process.pid,
+        fromState: t.from,
+        toState: t.to,
+        event: t.event,
+        seq: t.seq,
+        summary: t.summary,
+      }),
+    );
+  }
+}
