@@ -10,7 +10,6 @@ import {
   negotiateVersion,
   parseSubject,
   type Reply,
-  type SessionState,
   SUPPORTED_VERSIONS,
   type Subjects,
   subjects,
@@ -24,6 +23,9 @@ import type { Logger } from '../logger.ts';
 import { type Bus, RequestFailedError } from '../nats/bus.ts';
 import { Ledger } from './ledger.ts';
 import { buildStatus } from './status.ts';
+import type { DispatchBody, DispatchOutcome, SessionListener, SessionUpdate } from './types.ts';
+
+export type { DispatchBody, DispatchOutcome, SessionListener, SessionUpdate } from './types.ts';
 
 export interface SupervisorServiceOptions {
   bus: Bus;
@@ -43,23 +45,6 @@ const COMMAND_TIMEOUT_MS = 3000;
 export const SUPERVISOR_ID = 'supervisor';
 
 type Emitted<T extends SupervisorEmitted['type']> = Extract<SupervisorEmitted, { type: T }>;
-
-/** A dispatch request's body (what a client sends, without the envelope). */
-export type DispatchBody = Omit<MessageOf<'dispatch'>, 'v' | 'id' | 'ts' | 'from' | 'type'>;
-
-export type DispatchOutcome =
-  | { ok: true; session: string; worker: string; agent: string; jobId: string; existing: boolean }
-  | { ok: false; error: ErrorData };
-
-/** A session state the supervisor learned: from its worker, or its own verdict (worker lost). */
-export interface SessionUpdate {
-  session: string;
-  worker: string;
-  state: SessionState;
-  seq: number;
-  error?: ErrorData;
-}
-export type SessionListener = (e: SessionUpdate) => void;
 
 /**
  * The supervisor process's logic: the supervisor machine holds the pool state; this class feeds
