@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { table } from '../src/cli/status.ts';
-import { subjects } from '../src/protocol/index.ts';
+import { type MessageOf, subjects } from '../src/protocol/index.ts';
 import { PoolClient } from '../src/runtime/client.ts';
 import { createLogger } from '../src/runtime/logger.ts';
 import { startPool } from '../src/runtime/pool.ts';
@@ -64,10 +64,14 @@ async function main(): Promise<number> {
 
     const rows = new Map<string, Row>();
     const s = subjects('demo');
-    client.bus.subscribe(s.inspectAll, (m) => {
-      if (m.type !== 'inspect' || m.actor.kind !== 'session') return;
+    // A session can be well under way before its dispatch reply arrives: hold its early events.
+    const early = new Map<string, MessageOf<'inspect'>[]>();
+    const onTransition = (m: MessageOf<'inspect'>) => {
       const row = rows.get(m.actor.id);
-      if (!row) return;
+      if (!row) {
+        early.set(m.actor.id, [...(early.get(m.actor.id) ?? []), m]);
+        return;
+      }
       if (m.toState === 'active') row.activeAt = Date.now();
       if (['closed', 'failed', 'cancelled'].includes(m.toState)) {
         row.final = m.toState;
@@ -77,6 +81,9 @@ async function main(): Promise<number> {
       out(
         `${ms()}  ${row.worker}/pid ${m.pid}  ${row.agent.padEnd(10)} ${row.session}  ${m.fromState ?? '·'} → ${m.toState}${err}`,
       );
+    };
+    client.bus.subscribe(s.inspectAll, (m) => {
+      if (m.type === 'inspect' && m.actor.kind === 'session') onTransition(m);
     });
     client.bus.subscribe(s.eventsAll, (m) => {
       if (m.type !== 'session.speech') return;
@@ -107,6 +114,8 @@ async function main(): Promise<number> {
           speech: 0,
         });
         out(`${ms()}  dispatched ${ok.session} (${ok.agent}) → worker ${ok.worker}`);
+        for (const m of early.get(ok.session) ?? []) onTransition(m);
+        early.delete(ok.session);
       }
     }
     const deadline = Date.now() + 60_000;
