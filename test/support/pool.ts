@@ -32,7 +32,11 @@ export async function startTestPool(nats: string, opts: Partial<PoolOptions> = {
     heartbeatMs: 250,
     pretty: false,
     log,
-    workerEnv: { OPENRTC_LOG_LEVEL: process.env.OPENRTC_TEST_WORKER_LOG ?? 'warn' },
+    workerEnv: {
+      OPENRTC_LOG_LEVEL: process.env.OPENRTC_TEST_WORKER_LOG ?? 'warn',
+      // agents-js warns that fast-fed VAD runs "slower than realtime"; in tests that is the point.
+      OPENRTC_AGENTS_LOG_LEVEL: process.env.OPENRTC_TEST_AGENTS_LOG ?? 'error',
+    },
     ...opts,
   });
   const client = await PoolClient.connect({ url: nats, pool: name, log });

@@ -16,7 +16,7 @@ export function useOpenrtc(env: NodeJS.ProcessEnv = {}): (args: string[]) => Ope
   return (args) => {
     const child = spawn(process.execPath, [OPENRTC_BIN, ...args], {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, OPENRTC_LOG_LEVEL: 'info', ...env },
+      env: { ...process.env, OPENRTC_LOG_LEVEL: 'info', OPENRTC_AGENTS_LOG_LEVEL: 'error', ...env },
     });
     let out = '';
     child.stdout?.on('data', (d) => {
