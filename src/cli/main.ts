@@ -35,15 +35,13 @@ function poolCommand(
   defaults: { workers: number; pretty: boolean; inspect: boolean },
 ) {
   const cmd = program.command(name);
-  addNatsAuthOptions(cmd);
-  addLiveKitOptions(cmd);
   cmd.addHelpText(
     'after',
     '\nSIGTERM/SIGINT drains: no new sessions; running ones finish up to --drain-timeout, then are cancelled.\n' +
       'Exit codes: 0 drained and every session finished; 4 some sessions were cut short by the drain timeout;\n' +
       '            2 a bad flag, agents folder or missing nats-server; 1 any other error.',
   );
-  return cmd
+  cmd
     .description(description)
     .argument(
       '[agents]',
@@ -95,34 +93,37 @@ function poolCommand(
         .argParser(nonNegativeInt('--inspect'))
         .default(defaults.inspect ? INSPECT_PORT : undefined),
     )
-    .addOption(new Option('--no-inspect', 'no web inspector'))
-    .action(async (agents: string, opts) => {
-      const { runPool } = await import('../runtime/pool.ts');
-      const { natsAuthEnv } = await import('../runtime/nats/auth.ts');
-      const livekit = liveKitOptions(opts);
-      exit(
-        await runPool({
-          agentsDir: agents,
-          nats: await resolveNats(opts.nats),
-          pool: opts.pool,
-          workers: opts.workers,
-          capacity: opts.capacity,
-          drainTimeoutMs: opts.drainTimeout,
-          heartbeatMs: opts.heartbeat,
-          pretty: !opts.jsonLogs,
-          natsAuth: cliNatsAuth(opts),
-          defaults: await poolDefaults(opts),
-          // Local workers sign in with the supervisor's credentials, through the environment (not argv).
-          workerEnv: natsAuthEnv(opts),
-          ...(opts.metricsJsonl ? { metricsJsonl: opts.metricsJsonl } : {}),
-          ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
-          ...(opts.inspect === true || typeof opts.inspect === 'number'
-            ? { inspectPort: opts.inspect === true ? INSPECT_PORT : opts.inspect }
-            : {}),
-          ...(livekit ? { livekit } : {}),
-        }),
-      );
-    });
+    .addOption(new Option('--no-inspect', 'no web inspector'));
+  // Credentials and the LiveKit job source come after the pool's own options in --help.
+  addNatsAuthOptions(cmd);
+  addLiveKitOptions(cmd);
+  return cmd.action(async (agents: string, opts) => {
+    const { runPool } = await import('../runtime/pool.ts');
+    const { natsAuthEnv } = await import('../runtime/nats/auth.ts');
+    const livekit = liveKitOptions(opts);
+    exit(
+      await runPool({
+        agentsDir: agents,
+        nats: await resolveNats(opts.nats),
+        pool: opts.pool,
+        workers: opts.workers,
+        capacity: opts.capacity,
+        drainTimeoutMs: opts.drainTimeout,
+        heartbeatMs: opts.heartbeat,
+        pretty: !opts.jsonLogs,
+        natsAuth: cliNatsAuth(opts),
+        defaults: await poolDefaults(opts),
+        // Local workers sign in with the supervisor's credentials, through the environment (not argv).
+        workerEnv: natsAuthEnv(opts),
+        ...(opts.metricsJsonl ? { metricsJsonl: opts.metricsJsonl } : {}),
+        ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
+        ...(opts.inspect === true || typeof opts.inspect === 'number'
+          ? { inspectPort: opts.inspect === true ? INSPECT_PORT : opts.inspect }
+          : {}),
+        ...(livekit ? { livekit } : {}),
+      }),
+    );
+  });
 }
 
 poolCommand('dev', 'run a supervisor and local workers, with human-friendly logs', {
@@ -141,7 +142,8 @@ poolCommand('supervisor', 'run a supervisor only; workers join from any host wit
   inspect: false,
 });
 
-addNatsAuthOptions(program.command('worker'))
+const workerCmd = program
+  .command('worker')
   .description('join a pool as a worker: connect to NATS, say hello, prewarm Silero once, host sessions')
   .addOption(
     new Option('--nats <url>', 'NATS server URL(s), comma-separated').env('NATS_URL').makeOptionMandatory(),
@@ -166,24 +168,25 @@ addNatsAuthOptions(program.command('worker'))
       .argParser(positiveInt('--parent-pid'))
       .hideHelp(),
   )
-  .option('--json-logs', 'JSON log lines', false)
-  .action(async (opts) => {
-    const { runWorker } = await import('../runtime/worker/run.ts');
-    exit(
-      await runWorker({
-        nats: opts.nats,
-        pool: opts.pool,
-        id: opts.id,
-        capacity: opts.capacity,
-        drainTimeoutMs: opts.drainTimeout,
-        parentPid: opts.parentPid,
-        pretty: !opts.jsonLogs,
-        natsAuth: cliNatsAuth(opts),
-      }),
-    );
-  });
+  .option('--json-logs', 'JSON log lines', false);
+addNatsAuthOptions(workerCmd).action(async (opts) => {
+  const { runWorker } = await import('../runtime/worker/run.ts');
+  exit(
+    await runWorker({
+      nats: opts.nats,
+      pool: opts.pool,
+      id: opts.id,
+      capacity: opts.capacity,
+      drainTimeoutMs: opts.drainTimeout,
+      parentPid: opts.parentPid,
+      pretty: !opts.jsonLogs,
+      natsAuth: cliNatsAuth(opts),
+    }),
+  );
+});
 
-addNatsAuthOptions(program.command('dispatch'))
+const dispatchCmd = program
+  .command('dispatch')
   .description('ask the pool for a session; with --wait, follow it until it ends')
   .addOption(natsOption())
   .addOption(poolOption())
@@ -195,21 +198,22 @@ addNatsAuthOptions(program.command('dispatch'))
   )
   .option('--audio <file>', 'WAV file the session hears (local transport)')
   .option('--wait', 'print every transition until the session ends; exit 0 on closed, 1 otherwise')
-  .option('--json', 'print JSON lines')
-  .action(async (opts) => {
-    const { dispatchCommand } = await import('./dispatch.ts');
-    process.exitCode = await dispatchCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
-  });
+  .option('--json', 'print JSON lines');
+addNatsAuthOptions(dispatchCmd).action(async (opts) => {
+  const { dispatchCommand } = await import('./dispatch.ts');
+  process.exitCode = await dispatchCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
+});
 
-addNatsAuthOptions(program.command('status'))
+const statusCmd = program
+  .command('status')
   .description('show the workers and sessions of a pool')
   .addOption(natsOption())
   .addOption(poolOption())
-  .option('--json', 'print the status reply as JSON')
-  .action(async (opts) => {
-    const { statusCommand } = await import('./status.ts');
-    process.exitCode = await statusCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
-  });
+  .option('--json', 'print the status reply as JSON');
+addNatsAuthOptions(statusCmd).action(async (opts) => {
+  const { statusCommand } = await import('./status.ts');
+  process.exitCode = await statusCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
+});
 
 addNatsAuthOptions(program.command('inspect'))
   .description('watch a pool live: workers, sessions and every state transition (terminal, NDJSON or web)')
