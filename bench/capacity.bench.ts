@@ -9,10 +9,10 @@
  *   npm run bench:capacity [-- --quick | --smoke]
  */
 import { startNatsServer } from '../src/runtime/nats/server.ts';
-import { capacityDoc } from './capacity/doc.ts';
 import { ProbeProcess } from './capacity/probe-process.ts';
 import { findLimit, type SearchOptions } from './capacity/search.ts';
 import { judge, SUSTAIN, type Verdict } from './capacity/verdict.ts';
+import { capacityDoc } from './lib/capacity-doc.ts';
 import { hardware } from './lib/hardware.ts';
 import { benchMode, byMode } from './lib/mode.ts';
 import { AUDIO, type BenchPool, InspectWatch, startBenchPool, waitReady } from './lib/pool.ts';
@@ -24,11 +24,15 @@ const log = benchLog('capacity');
 /** Each probe: settle (new streams start, speech is checked from here), then the measured window. */
 const SETTLE_MS = byMode(mode, { full: 2_000, quick: 1_000, smoke: 300 });
 const WINDOW_MS = byMode(mode, { full: 8_000, quick: 3_600, smoke: 700 });
-const SEARCH: Omit<SearchOptions, 'max'> = byMode(mode, {
-  full: { start: 10, resolution: 0.05, maxProbes: 10 },
-  quick: { start: 10, resolution: 0.2, maxProbes: 4 },
-  smoke: { start: 2, resolution: 1, maxProbes: 1 },
-});
+/** OPENRTC_BENCH_CAPACITY_AT=N runs one probe of N on each side (for profiling), no search. */
+const AT = Number(process.env.OPENRTC_BENCH_CAPACITY_AT ?? 0);
+const SEARCH: Omit<SearchOptions, 'max'> = AT
+  ? { start: AT, resolution: 1, maxProbes: 1 }
+  : byMode(mode, {
+      full: { start: 10, resolution: 0.05, maxProbes: 10 },
+      quick: { start: 10, resolution: 0.2, maxProbes: 4 },
+      smoke: { start: 2, resolution: 1, maxProbes: 1 },
+    });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Side = { limit: number; probes: Verdict[] };

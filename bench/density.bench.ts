@@ -10,6 +10,7 @@ import { startNatsServer } from '../src/runtime/nats/server.ts';
 import { AgentsJsPool } from './lib/agents-js.ts';
 import { densityDoc } from './lib/density-doc.ts';
 import { hardware } from './lib/hardware.ts';
+import { MemoryProbe, type MemoryProbeReading } from './lib/memory-probe.ts';
 import { benchMode, byMode } from './lib/mode.ts';
 import { AUDIO, InspectWatch, startBenchPool, waitReady } from './lib/pool.ts';
 import { type ProcMemory, procMemory, sumMemory } from './lib/proc.ts';
@@ -18,7 +19,9 @@ import { round } from './lib/stats.ts';
 
 const mode = benchMode();
 const log = benchLog('density');
-const SIZES = byMode(mode, { full: [1, 10, 50, 100], quick: [1, 20], smoke: [1] });
+const SIZES =
+  process.env.OPENRTC_BENCH_DENSITY_SIZES?.split(',').map(Number) ??
+  byMode(mode, { full: [1, 10, 50, 100], quick: [1, 20], smoke: [1] });
 /** How long every session hears real-time speech before memory is read. */
 const AUDIO_MS = byMode(mode, { full: 10_000, quick: 5_000, smoke: 1_000 });
 /** Quiet time before reading memory of idle processes (GC, lazy init). */
@@ -27,6 +30,9 @@ const SETTLE_MS = byMode(mode, { full: 3_000, quick: 1_500, smoke: 500 });
 interface PoolSide {
   idle: ProcMemory;
   loaded: ProcMemory;
+  /** The worker's heap, read right after its PSS (the reading runs a full GC). */
+  idleHeap: MemoryProbeReading;
+  loadedHeap: MemoryProbeReading;
   sessions: number;
   speechOk: number;
 }
@@ -65,15 +71,22 @@ async function measureBaseline(n: number): Promise<BaselineSide> {
 }
 
 /** One worker process; sessions are added up to each N in turn, and its memory read at each. */
-async function measurePool(nats: string, sizes: number[]): Promise<PoolSide[]> {
+async function measurePool(nats: string, sizes: number[], probe: MemoryProbe): Promise<PoolSide[]> {
   const largest = Math.max(...sizes);
-  const bench = await startBenchPool({ nats, name: 'density', workers: 1, capacity: largest });
+  const bench = await startBenchPool({
+    nats,
+    name: 'density',
+    workers: 1,
+    capacity: largest,
+    workerEnv: probe.env(process.env.OPENRTC_BENCH_HEAP_SNAPSHOT === '1'),
+  });
   const out: PoolSide[] = [];
   try {
     const [worker] = await waitReady(bench.client, 1);
     if (!worker?.pid) throw new Error('the worker reported no pid');
     await sleep(SETTLE_MS);
     const idle = procMemory(worker.pid);
+    const idleHeap = await probe.read(worker.pid);
     const watch = new InspectWatch(bench.client, { speech: true });
     const placed: string[] = [];
     for (const n of sizes) {
@@ -100,11 +113,20 @@ async function measurePool(nats: string, sizes: number[]): Promise<PoolSide[]> {
       const activeAt = performance.now();
       await sleep(AUDIO_MS);
       const loaded = procMemory(worker.pid);
+      const loadedHeap = await probe.read(worker.pid);
+      log.info({ n, pss: loaded, heap: loadedHeap, idleHeap }, 'worker memory');
       const ended = placed.filter((s) => watch.state(s, 'failed') || watch.state(s, 'closed'));
       if (ended.length) throw new Error(`${ended.length} sessions ended before memory was read`);
       // Speech heard by each session while this N was measured.
       const heard = new Set(watch.speech.filter((e) => e.arrived >= activeAt).map((e) => e.session));
-      out.push({ idle, loaded, sessions: n, speechOk: placed.filter((s) => heard.has(s)).length });
+      out.push({
+        idle,
+        loaded,
+        idleHeap,
+        loadedHeap,
+        sessions: n,
+        speechOk: placed.filter((s) => heard.has(s)).length,
+      });
     }
     watch.stop();
     return out;
@@ -115,9 +137,10 @@ async function measurePool(nats: string, sizes: number[]): Promise<PoolSide[]> {
 
 async function main(): Promise<void> {
   const nats = await startNatsServer();
+  const probe = new MemoryProbe();
   const runs: DensityRun[] = [];
   try {
-    const pools = await measurePool(nats.url, SIZES);
+    const pools = await measurePool(nats.url, SIZES, probe);
     for (const [i, n] of SIZES.entries()) {
       const pool = pools[i] as PoolSide;
       log.info({ n }, 'baseline: agents-js AgentServer with N prewarmed job processes');
@@ -135,6 +158,8 @@ async function main(): Promise<void> {
     }
   } finally {
     await nats.stop();
+    if (process.env.OPENRTC_BENCH_HEAP_SNAPSHOT === '1') log.info({ dir: probe.dir }, 'heap snapshots kept');
+    else probe.dispose();
   }
   const result = summarize(runs);
   emit(result);
@@ -156,6 +181,16 @@ function summarize(runs: DensityRun[]) {
         pss_mb_per_session: round(poolPer, 2),
         rss_mb_per_session: round((pool.loaded.rss_mb - pool.idle.rss_mb) / n, 2),
         sessions_hearing_speech: pool.speechOk,
+        // After a full GC in the worker: live JS heap and off-heap memory per session.
+        heap_live_mb_per_session: round(
+          (pool.loadedHeap.after.heapUsed - pool.idleHeap.after.heapUsed) / n,
+          2,
+        ),
+        external_mb_per_session: round(
+          (pool.loadedHeap.after.external - pool.idleHeap.after.external) / n,
+          2,
+        ),
+        garbage_mb_at_reading: round(pool.loadedHeap.before.heapUsed - pool.loadedHeap.after.heapUsed, 1),
       },
       process_per_job: {
         rss_mb: round(baseline.jobs.rss_mb),
@@ -168,7 +203,13 @@ function summarize(runs: DensityRun[]) {
     };
   });
   const last = rows.at(-1);
-  if (!last) throw new Error('no runs');
+  const first = runs[0];
+  const final = runs.at(-1);
+  if (!last || !first || !final) throw new Error('no runs');
+  const slope =
+    final.n > first.n
+      ? (final.pool.loaded.pss_mb - first.pool.loaded.pss_mb) / (final.n - first.n)
+      : Number.NaN;
   return {
     bench: 'density',
     mode,
@@ -177,6 +218,7 @@ function summarize(runs: DensityRun[]) {
     process_per_job: last.process_per_job,
     ratio_pss_per_session: last.ratio_pss_per_session,
     target_ratio: 50,
+    pool_pss_mb_slope: round(slope, 2),
     audio_s: AUDIO_MS / 1000,
     runs: rows,
     hardware: hardware(),

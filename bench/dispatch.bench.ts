@@ -8,14 +8,15 @@
  *
  *   npm run bench:dispatch [-- --quick | --smoke]
  */
-import { randomUUID } from 'node:crypto';
+import { fork } from 'node:child_process';
 import { startNatsServer } from '../src/runtime/nats/server.ts';
+import type { ClientResult, Sample } from './dispatch/client.ts';
 import { AgentsJsPool } from './lib/agents-js.ts';
 import { dispatchDoc, type Hops } from './lib/dispatch-doc.ts';
 import { hardware } from './lib/hardware.ts';
 import { benchMode, byMode } from './lib/mode.ts';
-import { InspectWatch, startBenchPool, waitReady } from './lib/pool.ts';
-import { benchLog, emit, runBench, writeDoc } from './lib/report.ts';
+import { type BenchPool, startBenchPool, waitReady } from './lib/pool.ts';
+import { benchLog, emit, ROOT, runBench, writeDoc } from './lib/report.ts';
 import { max, median, percentile, round } from './lib/stats.ts';
 
 const mode = benchMode();
@@ -23,81 +24,49 @@ const log = benchLog('dispatch');
 const N = byMode(mode, { full: 1000, quick: 200, smoke: 20 });
 const WARMUP = byMode(mode, { full: 40, quick: 20, smoke: 4 });
 const IN_FLIGHT = 4;
+/** A second pass, one at a time: the path's latency without queueing behind other dispatches. */
+const N_SEQUENTIAL = Math.ceil(N / 4);
 const COLD_PROCS = byMode(mode, { full: 10, quick: 3, smoke: 1 });
-const INPUT = { kind: 'silence' as const, durationMs: 200 };
 
-interface Sample {
-  ms: number;
-  hops: Hops;
-}
-
-/** One dispatch, timed from the request to the client seeing `active`. */
-async function one(
-  bench: Awaited<ReturnType<typeof startBenchPool>>,
-  watch: InspectWatch,
-  i: number,
-): Promise<Sample> {
-  const room = `${i % 2 ? 'dental' : 'restaurant'}-${randomUUID().slice(0, 8)}`;
-  const sentTs = Date.now();
-  const t0 = performance.now();
-  const placed = await bench.client.dispatch({ job: { room }, audio: INPUT });
-  const okAt = performance.now();
-  const active = await watch.until(
-    `session ${placed.session} active`,
-    () => watch.state(placed.session, 'active') ?? watch.state(placed.session, 'failed'),
-    30_000,
-  );
-  if (!watch.state(placed.session, 'active'))
-    throw new Error(`session ${placed.session} failed: ${active.error}`);
-  // Measured; end it now, so only a few dozen sessions live at once (a 200 ms silence input would
-  // otherwise hold its slot ~5.7 s: VoiceSession waits out its 5 s VAD drain, see the doc).
-  void bench.client.bus
-    .request(
-      bench.client.subjects.workerCmd(placed.worker),
-      bench.client.bus.make('session.cancel', { session: placed.session, reason: 'measured' }),
-      5000,
-    )
-    .catch(() => {});
-  const ts = (state: string) => watch.state(placed.session, state)?.ts ?? Number.NaN;
-  const greeting = ts('greeting');
-  return {
-    ms: active.at - t0,
-    hops: {
-      dispatchOk: okAt - t0,
-      toWorker: ts('prewarming') - sentTs,
-      prewarm: ts('connecting') - ts('prewarming'),
-      connect: (Number.isNaN(greeting) ? active.ts : greeting) - ts('connecting'),
-      greet: Number.isNaN(greeting) ? 0 : active.ts - greeting,
-      toClient: active.at - t0 - (active.ts - sentTs),
-    },
+/** Times, in this process, the supervisor's own work: each dispatch, and each event its machine takes. */
+function timeSupervisor(bench: BenchPool): { dispatchMs: number[]; eventMs: number[] } {
+  const svc = bench.pool.service;
+  const out = { dispatchMs: [] as number[], eventMs: [] as number[] };
+  const dispatch = svc.dispatch.bind(svc);
+  svc.dispatch = (body, id) => {
+    const t = performance.now();
+    try {
+      return dispatch(body, id);
+    } finally {
+      out.dispatchMs.push(performance.now() - t);
+    }
   };
-}
-
-/** Runs `count` dispatches, IN_FLIGHT at a time. */
-async function run(bench: Awaited<ReturnType<typeof startBenchPool>>, watch: InspectWatch, count: number) {
-  const out: Sample[] = [];
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: IN_FLIGHT }, async () => {
-      while (next < count) out.push(await one(bench, watch, next++));
-    }),
-  );
+  const send = svc.actor.send.bind(svc.actor);
+  svc.actor.send = (event) => {
+    const t = performance.now();
+    send(event);
+    out.eventMs.push(performance.now() - t);
+  };
   return out;
 }
 
-async function poolSide() {
+async function poolSide(): Promise<ClientResult & { supervisor: ReturnType<typeof timeSupervisor> }> {
   const nats = await startNatsServer();
   const bench = await startBenchPool({ nats: nats.url, name: 'dispatch', workers: 2, capacity: 50 });
-  const watch = new InspectWatch(bench.client);
   try {
     await waitReady(bench.client, 2);
-    await run(bench, watch, WARMUP);
-    log.info({ n: N, inFlight: IN_FLIGHT }, 'measuring dispatch → active');
-    const samples = await run(bench, watch, N);
-    const workers = new Set([...watch.sessions.values()].map((s) => s.worker));
-    return { samples, workers: workers.size };
+    const supervisor = timeSupervisor(bench);
+    log.info({ n: N, inFlight: IN_FLIGHT, sequential: N_SEQUENTIAL }, 'measuring dispatch → active');
+    const child = fork(
+      `${ROOT}bench/dispatch/client.ts`,
+      [nats.url, 'dispatch', N, WARMUP, N_SEQUENTIAL, IN_FLIGHT].map(String),
+      { stdio: ['ignore', 2, 'inherit', 'ipc'] },
+    );
+    return await new Promise((resolve, reject) => {
+      child.once('message', (m) => resolve({ ...(m as ClientResult), supervisor }));
+      child.once('exit', (code) => reject(new Error(`the dispatch client exited with ${code}`)));
+    });
   } finally {
-    watch.stop();
     await bench.stop();
     await nats.stop();
   }
@@ -114,15 +83,27 @@ async function coldSide() {
 }
 
 async function main(): Promise<void> {
-  const { samples, workers } = await poolSide();
+  const { samples, sequential, workers, wallMs, workerCpuMs, supervisor } = await poolSide();
   const cold = await coldSide();
   const ms = samples.map((s) => s.ms);
+  const seqMs = sequential.map((s) => s.ms);
   const p99 = percentile(ms, 99);
-  const hop = (k: keyof Hops) => round(median(samples.map((s) => s.hops[k])), 2);
+  const hops = (of: Sample[]) => {
+    const hop = (k: keyof Hops) => round(median(of.map((s) => s.hops[k])), 2);
+    return {
+      dispatch_ok: hop('dispatchOk'),
+      to_worker: hop('toWorker'),
+      prewarm: hop('prewarm'),
+      connect: hop('connect'),
+      greet: hop('greet'),
+      to_client: hop('toClient'),
+    };
+  };
   const result = {
     bench: 'dispatch',
     mode,
     n: samples.length,
+    warmup: WARMUP,
     in_flight: IN_FLIGHT,
     workers,
     p50_ms: round(percentile(ms, 50), 2),
@@ -130,22 +111,31 @@ async function main(): Promise<void> {
     p99_ms: round(p99, 2),
     max_ms: round(max(ms), 2),
     target_p99_ms: 10,
+    sessions_per_s: round((samples.length / wallMs) * 1000),
+    worker_cpu_ms_per_session: round(workerCpuMs / samples.length, 2),
+    supervisor: {
+      dispatch_ms_p50: round(percentile(supervisor.dispatchMs, 50), 3),
+      dispatch_ms_p99: round(percentile(supervisor.dispatchMs, 99), 3),
+      event_ms_p50: round(percentile(supervisor.eventMs, 50), 3),
+      event_ms_p99: round(percentile(supervisor.eventMs, 99), 3),
+      events_per_session: round(supervisor.eventMs.length / (samples.length + sequential.length + WARMUP), 1),
+    },
+    sequential: {
+      n: sequential.length,
+      p50_ms: round(percentile(seqMs, 50), 2),
+      p99_ms: round(percentile(seqMs, 99), 2),
+      max_ms: round(max(seqMs), 2),
+      hops_median_ms: hops(sequential),
+    },
     process_per_job_cold_ms: round(median(cold)),
     process_per_job_cold_max_ms: round(max(cold)),
     process_per_job_cold_runs: cold.length,
     ratio_cold_to_p99: round(median(cold) / p99, 1),
-    hops_median_ms: {
-      dispatch_ok: hop('dispatchOk'),
-      to_worker: hop('toWorker'),
-      prewarm: hop('prewarm'),
-      connect: hop('connect'),
-      greet: hop('greet'),
-      to_client: hop('toClient'),
-    },
+    hops_median_ms: hops(samples),
     hardware: hardware(),
   };
   emit(result);
-  const path = writeDoc(mode, 'dispatch', dispatchDoc(result, samples, cold));
+  const path = writeDoc(mode, 'dispatch', dispatchDoc(result, samples, sequential, cold));
   if (path) log.info({ path }, 'table written');
 }
 

@@ -6,7 +6,9 @@
  *   npm run bench [-- --quick]
  */
 import { spawn } from 'node:child_process';
-import { ROOT } from './lib/report.ts';
+import { benchMode } from './lib/mode.ts';
+import { ROOT, writeDoc } from './lib/report.ts';
+import { summaryDoc } from './lib/summary-doc.ts';
 
 const BENCHES = ['density', 'capacity', 'dispatch', 'failover', 'protocol'] as const;
 const args = process.argv.slice(2);
@@ -17,28 +19,41 @@ const argsFor = (name: string) =>
     ? args.map((a) => (a === '--smoke' ? '--quick' : a)).filter((a, i, all) => all.indexOf(a) === i)
     : args;
 
-function runOne(name: string): Promise<number> {
+/** Runs one benchmark; its stdout passes through and is kept (its JSON line). */
+function runOne(name: string): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
       [...process.execArgv, `${ROOT}bench/${name}.bench.ts`, ...argsFor(name)],
-      {
-        stdio: ['ignore', 'inherit', 'inherit'],
-        cwd: ROOT,
-      },
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT },
     );
-    child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    let stdout = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      process.stdout.write(chunk);
+    });
+    child.on('exit', (code, signal) => resolve({ code: code ?? (signal ? 1 : 0), stdout }));
   });
 }
 
 let failed = 0;
+const results: Record<string, Record<string, unknown>> = {};
 for (const name of BENCHES) {
   const started = Date.now();
   process.stderr.write(`[bench] ${name} ${args.join(' ')}\n`);
-  const code = await runOne(name);
+  const { code, stdout } = await runOne(name);
+  try {
+    results[name] = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
+  } catch {
+    // no JSON line: counted as failed below through its exit code
+  }
   process.stderr.write(
     `[bench] ${name} ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${Math.round((Date.now() - started) / 1000)} s\n`,
   );
   if (code !== 0) failed += 1;
+}
+if (!failed && benchMode() === 'full') {
+  const path = writeDoc('full', 'README', summaryDoc(results));
+  process.stderr.write(`[bench] summary written to ${path}\n`);
 }
 process.exit(failed ? 1 : 0);

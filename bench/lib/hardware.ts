@@ -1,4 +1,4 @@
-import { availableParallelism, cpus, release, totalmem } from 'node:os';
+import { availableParallelism, cpus, loadavg, release, totalmem } from 'node:os';
 
 export interface Hardware {
   cpu: string;
@@ -6,6 +6,8 @@ export interface Hardware {
   ram_gb: number;
   node: string;
   os: string;
+  /** 1-minute load average when the figures were taken: other work on the machine skews timings. */
+  load_1m: number;
 }
 
 /** The machine a figure was measured on; every benchmark's JSON line carries it. */
@@ -16,5 +18,6 @@ export function hardware(): Hardware {
     ram_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     os: `${process.platform} ${release()}`,
+    load_1m: Math.round((loadavg()[0] ?? 0) * 100) / 100,
   };
 }

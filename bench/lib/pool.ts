@@ -30,6 +30,8 @@ export async function startBenchPool(o: {
   drainTimeoutMs?: number;
   log?: Logger;
   policy?: SupervisorInput['policy'];
+  /** Extra environment for the worker processes. */
+  workerEnv?: NodeJS.ProcessEnv;
 }): Promise<BenchPool> {
   const log = o.log ?? poolLog({ pool: o.name, role: 'supervisor' });
   const pool = await startPool({
@@ -46,6 +48,7 @@ export async function startBenchPool(o: {
       OPENRTC_LOG_LEVEL: process.env.OPENRTC_LOG_LEVEL ?? 'warn',
       // agents-js logs to stdout, and workers inherit the supervisor's stdout: keep it for the JSON line.
       OPENRTC_AGENTS_LOG_LEVEL: process.env.OPENRTC_AGENTS_LOG_LEVEL ?? 'silent',
+      ...o.workerEnv,
     },
     ...(o.policy ? { policy: o.policy } : {}),
   });
