@@ -9,6 +9,7 @@ import {
   liveSessionsOn,
   patchSession,
   reject,
+  writable,
 } from './pool.ts';
 import { routeJob } from './routing.ts';
 import type { SupervisorEvent } from './supervisor.types.ts';
@@ -78,7 +79,7 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
 
   const agent = route.agent.name;
   const room = e.job?.room ?? `${agent}-${e.sessionId}`;
-  d.ctx.sessions[e.sessionId] = {
+  writable(d, 'sessions')[e.sessionId] = {
     session: e.sessionId,
     agent,
     worker: placed.worker,
@@ -91,7 +92,7 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
     confirmed: false,
     reported: false,
   };
-  d.ctx.jobs[jobId] = e.sessionId;
+  writable(d, 'jobs')[jobId] = e.sessionId;
   emit(d, {
     type: 'dispatch.result',
     requestId: e.requestId,
@@ -242,7 +243,7 @@ export function reconcileSessions(
 
 /** A session the pool did not know (the supervisor restarted): take it into the pool state. */
 function adopt(d: Draft, worker: string, r: SessionSummary): void {
-  d.ctx.sessions[r.session] = {
+  writable(d, 'sessions')[r.session] = {
     session: r.session,
     agent: r.agent,
     worker,
@@ -255,7 +256,7 @@ function adopt(d: Draft, worker: string, r: SessionSummary): void {
     confirmed: true,
     reported: false,
   };
-  if (d.ctx.jobs[r.jobId] === undefined) d.ctx.jobs[r.jobId] = r.session;
+  if (d.ctx.jobs[r.jobId] === undefined) writable(d, 'jobs')[r.jobId] = r.session;
   if (FINAL_STATES.has(r.state)) endSession(d, r.session, r.state, undefined, 'ended');
 }
 

@@ -1,5 +1,5 @@
 import { nextRandom } from './backoff.ts';
-import { advance, type Draft, emit, endSession, liveSessionsOn, patchWorker, reject } from './pool.ts';
+import { advance, type Draft, emit, endSession, liveSessionsOn, patchWorker, reject, writable } from './pool.ts';
 import { reconcileSessions } from './pool-sessions.ts';
 import {
   backoffDelay,
@@ -72,7 +72,7 @@ export function onHello(d: Draft, e: EventOf<'WORKER_HELLO'>): void {
   }
   if (prev?.supervision === 'restarting') d.effects.push({ kind: 'cancelRespawn', worker: e.worker });
   const local = prev?.local ?? false;
-  d.ctx.workers[e.worker] = {
+  writable(d, 'workers')[e.worker] = {
     ...(prev ?? localWorker(e.worker, e.capacity, d.ctx.now)),
     epoch: e.epoch,
     pid: e.pid,

@@ -15,22 +15,29 @@ export type Effect =
 export interface Draft {
   ctx: SupervisorContext;
   effects: Effect[];
+  /** The maps this change has copied so far: each is copied on its first write, not per event. */
+  copied: Set<DraftMap>;
 }
+
+type DraftMap = 'workers' | 'sessions' | 'jobs' | 'rejected';
 
 export const FINAL_STATES: ReadonlySet<SessionState> = new Set(['closed', 'failed', 'cancelled']);
 
 /** Starts a change of `ctx`. */
 export function draft(ctx: SupervisorContext): Draft {
-  return {
-    ctx: {
-      ...ctx,
-      workers: { ...ctx.workers },
-      sessions: { ...ctx.sessions },
-      jobs: { ...ctx.jobs },
-      rejected: { ...ctx.rejected },
-    },
-    effects: [],
-  };
+  return { ctx: { ...ctx }, effects: [], copied: new Set() };
+}
+
+/**
+ * The draft's own copy of one of the context's maps, to write to. Copying only the maps an event
+ * changes keeps the cost of an event independent of how many sessions the pool remembers.
+ */
+export function writable<K extends DraftMap>(d: Draft, key: K): SupervisorContext[K] {
+  if (!d.copied.has(key)) {
+    d.ctx[key] = { ...d.ctx[key] };
+    d.copied.add(key);
+  }
+  return d.ctx[key];
 }
 
 export function emit(d: Draft, event: SupervisorEmitted): void {
@@ -44,19 +51,20 @@ export function advance(d: Draft, now: number): void {
 
 export function patchWorker(d: Draft, id: string, patch: Partial<WorkerView>): WorkerView {
   const next = { ...(d.ctx.workers[id] as WorkerView), ...patch };
-  d.ctx.workers[id] = next;
+  writable(d, 'workers')[id] = next;
   return next;
 }
 
 export function patchSession(d: Draft, id: string, patch: Partial<SessionView>): SessionView {
   const next = { ...(d.ctx.sessions[id] as SessionView), ...patch };
-  d.ctx.sessions[id] = next;
+  writable(d, 'sessions')[id] = next;
   return next;
 }
 
 /** Counts an ignored message under `reason`. */
 export function reject(d: Draft, reason: string): void {
-  d.ctx.rejected[reason] = (d.ctx.rejected[reason] ?? 0) + 1;
+  const rejected = writable(d, 'rejected');
+  rejected[reason] = (rejected[reason] ?? 0) + 1;
 }
 
 /** A session that still holds a slot on its worker. */
@@ -92,8 +100,8 @@ export function endSession(
     d.ctx.ended = rest;
     const gone = oldest === undefined ? undefined : d.ctx.sessions[oldest];
     if (!gone || oldest === undefined) continue;
-    delete d.ctx.sessions[oldest];
-    if (d.ctx.jobs[gone.jobId] === oldest) delete d.ctx.jobs[gone.jobId];
+    delete writable(d, 'sessions')[oldest];
+    if (d.ctx.jobs[gone.jobId] === oldest) delete writable(d, 'jobs')[gone.jobId];
   }
 }
 
@@ -106,13 +114,16 @@ export function liveSessionsOn(d: Draft, worker: string): string[] {
 
 /** Brings every worker's `active` count and the pool's health up to date. */
 export function settle(d: Draft): void {
-  const counts = new Map<string, number>();
-  for (const s of Object.values(d.ctx.sessions)) {
-    if (isLive(s)) counts.set(s.worker, (counts.get(s.worker) ?? 0) + 1);
-  }
-  for (const w of Object.values(d.ctx.workers)) {
-    const active = counts.get(w.id) ?? 0;
-    if (w.active !== active) patchWorker(d, w.id, { active });
+  // Active counts can only change when sessions or workers did.
+  if (d.copied.has('sessions') || d.copied.has('workers')) {
+    const counts = new Map<string, number>();
+    for (const s of Object.values(d.ctx.sessions)) {
+      if (isLive(s)) counts.set(s.worker, (counts.get(s.worker) ?? 0) + 1);
+    }
+    for (const w of Object.values(d.ctx.workers)) {
+      const active = counts.get(w.id) ?? 0;
+      if (w.active !== active) patchWorker(d, w.id, { active });
+    }
   }
   const previous = d.ctx.health;
   const health =
