@@ -63,15 +63,7 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
     fail(route.error);
     return;
   }
-  const placed = placeSession(
-    Object.values(d.ctx.workers).map((w) => ({
-      id: w.id,
-      state: w.state,
-      available: w.epoch !== null && (w.supervision === 'up' || w.supervision === 'remote'),
-      capacity: w.capacity,
-      active: w.active,
-    })),
-  );
+  const placed = placeSession(placementCandidates(d));
   if (!placed.ok) {
     fail(placed.error);
     return;
@@ -120,6 +112,38 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
 }
 
 /** The runtime could not start a placed session on its worker. */
+/** Every worker as placement sees it: only a live incarnation that is up can take a session. */
+function placementCandidates(d: Draft) {
+  return Object.values(d.ctx.workers).map((w) => ({
+    id: w.id,
+    state: w.state,
+    available: w.epoch !== null && (w.supervision === 'up' || w.supervision === 'remote'),
+    capacity: w.capacity,
+    active: w.active,
+  }));
+}
+
+/**
+ * Moves a session its worker never started (never reported) to another worker, when that worker
+ * is certainly gone: nothing can run twice. Returns false when no other worker has a free slot.
+ */
+export function replaceUnstarted(d: Draft, sessionId: string): boolean {
+  const s = d.ctx.sessions[sessionId];
+  if (!s || s.confirmed || s.reported) return false;
+  const placed = placeSession(placementCandidates(d));
+  if (!placed.ok) return false;
+  patchSession(d, sessionId, { worker: placed.worker, since: d.ctx.now, createdAt: d.ctx.now });
+  emit(d, {
+    type: 'session.place',
+    requestId: `replace:${sessionId}`,
+    sessionId,
+    worker: placed.worker,
+    agent: s.agent,
+    job: { id: s.jobId, room: s.room },
+  });
+  return true;
+}
+
 export function onPlaceFailed(d: Draft, e: EventOf<'PLACE_FAILED'>): void {
   advance(d, e.now);
   const s = d.ctx.sessions[e.sessionId];

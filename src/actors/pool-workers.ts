@@ -1,6 +1,6 @@
 import { nextRandom } from './backoff.ts';
 import { advance, type Draft, emit, endSession, liveSessionsOn, patchWorker, reject, writable } from './pool.ts';
-import { reconcileSessions } from './pool-sessions.ts';
+import { reconcileSessions, replaceUnstarted } from './pool-sessions.ts';
 import {
   backoffDelay,
   isNormalExit,
@@ -167,7 +167,11 @@ export function onTick(d: Draft): void {
  * restart policy decides: restart after a backoff, stop, or give up (pool degraded).
  */
 export function loseWorker(d: Draft, id: string, exit: WorkerExit, why: string): void {
+  // Its process is certainly gone (not just silent): what it never started can go elsewhere.
+  const gone = exit.reason === 'exit';
+  patchWorker(d, id, { epoch: null });
   for (const s of liveSessionsOn(d, id)) {
+    if (gone && replaceUnstarted(d, s)) continue;
     endSession(
       d,
       s,

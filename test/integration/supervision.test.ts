@@ -76,4 +76,21 @@ describe('supervision of real worker processes', () => {
       );
     }
   });
+
+  it('a dispatch placed on a worker in the instant it dies is moved to the other worker and runs', async () => {
+    const workers = await readyWorkers(t.client, 2, 30_000);
+    // The worker placement picks: least loaded, then the smaller id.
+    const target = [...workers].sort((a, b) => a.active - b.active || a.worker.localeCompare(b.worker))[0];
+    if (!target?.pid) throw new Error('no worker pid');
+    // Killed, but its exit is not processed yet: placement still sees it ready and idle.
+    process.kill(target.pid, 'SIGKILL');
+    const placed = t.pool.service.dispatch({ agent: 'dental', audio: { kind: 'silence', durationMs: 300 } });
+    if (!placed.ok) throw new Error(placed.error.message);
+    expect(placed.worker).toBe(target.worker);
+    const s = await sessionsReach(t.client, [placed], (x) => x.state === 'closed' || x.state === 'failed');
+    const x = s.sessions.find((y) => y.session === placed.session);
+    expect(x?.state).toBe('closed');
+    expect(x?.worker).not.toBe(target.worker);
+    expect(t.lines.some((l) => String(l.msg).startsWith('session moved'))).toBe(true);
+  });
 });

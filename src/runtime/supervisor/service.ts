@@ -312,10 +312,14 @@ export class SupervisorService {
   private readonly fenceLog = new LogLimiter();
   /** Epochs of incarnations that said hello (bounded). */
   private readonly helloEpochs = new Set<string>();
+  /** session.start of each session its worker has not reported yet, in case it must move. */
+  private readonly unstarted = new Map<string, MessageOf<'session.start'>>();
   /** Stale epochs already told to shut down. */
   private readonly shutdownSent = new Set<string>();
 
   private notify(e: SessionUpdate): void {
+    // Reported by its worker (or ended): it will never be moved, so its start is no longer needed.
+    this.unstarted.delete(e.session);
     for (const l of this.sessionListeners) {
       try {
         l(e);
@@ -441,20 +445,28 @@ export class SupervisorService {
 
   private async place(e: Emitted<'session.place'>): Promise<void> {
     const { bus } = this.o;
+    // A session moved off a worker that died before starting it keeps its job and transport.
+    const earlier = this.unstarted.get(e.sessionId);
     const request = this.pendingTransport.get(e.sessionId);
-    const transport = request?.transport ?? {
-      kind: 'local' as const,
-      input: request?.audio ?? { kind: 'silence' as const, durationMs: 1000 },
-      output: { kind: 'discard' as const },
-    };
-    this.ledger.dispatched(e.sessionId, e.agent, e.job.id);
+    const transport = earlier?.transport ??
+      request?.transport ?? {
+        kind: 'local' as const,
+        input: request?.audio ?? { kind: 'silence' as const, durationMs: 1000 },
+        output: { kind: 'discard' as const },
+      };
+    const job = earlier?.job ?? e.job;
+    this.ledger.dispatched(e.sessionId, e.agent, job.id);
     this.log.info(
-      { session: e.sessionId, worker: e.worker, agent: e.agent, job: e.job.id },
-      'session placed',
+      { session: e.sessionId, worker: e.worker, agent: e.agent, job: job.id },
+      earlier ? 'session moved: its worker died before starting it' : 'session placed',
     );
-    const start = bus.make('session.start', { session: e.sessionId, agent: e.agent, job: e.job, transport });
+    const start = bus.make('session.start', { session: e.sessionId, agent: e.agent, job, transport });
+    this.unstarted.set(e.sessionId, start);
     const error = await this.command(e.worker, start, 2);
-    if (error) this.actor.send({ type: 'PLACE_FAILED', now: Date.now(), sessionId: e.sessionId, error });
+    // Only if it is still on that worker: it may have moved meanwhile.
+    if (error && this.actor.getSnapshot().context.sessions[e.sessionId]?.worker === e.worker) {
+      this.actor.send({ type: 'PLACE_FAILED', now: Date.now(), sessionId: e.sessionId, error });
+    }
   }
 
   /** Sends a command to a worker; retries (commands are idempotent by id) and returns the error, if any. */
