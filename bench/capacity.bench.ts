@@ -33,6 +33,8 @@ const SEARCH: Omit<SearchOptions, 'max'> = AT
       quick: { start: 10, resolution: 0.2, maxProbes: 4 },
       smoke: { start: 2, resolution: 1, maxProbes: 1 },
     });
+/** After a failed probe, everything is stopped and the process gets this long to drain its backlog. */
+const RECOVER_MS = byMode(mode, { full: 3_000, quick: 1_500, smoke: 300 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Side = { limit: number; probes: Verdict[] };
@@ -43,9 +45,15 @@ async function vadOnly(): Promise<Side> {
     AUDIO.dental,
   ]);
   const verdicts: Verdict[] = [];
+  let overloaded = false;
   try {
     const { limit } = await findLimit(
       async (n) => {
+        if (overloaded) {
+          // A failed probe leaves a backlog that would fail the next one too: start it afresh.
+          await proc.ask({ type: 'resize', n: 0 }, 'resized');
+          await sleep(RECOVER_MS);
+        }
         const { streams } = await proc.ask({ type: 'resize', n }, 'resized');
         const from = Date.now();
         await sleep(SETTLE_MS);
@@ -60,6 +68,7 @@ async function vadOnly(): Promise<Side> {
           slowWarnings: proc.slowWarnings - warned,
         });
         verdicts.push(v);
+        overloaded = !v.pass;
         log.info(describe('vad-only', v), `vad-only ${n} streams: ${v.pass ? 'sustained' : 'not sustained'}`);
         return { n, pass: v.pass, elu: loop.elu };
       },
@@ -85,10 +94,15 @@ async function poolSide(nats: string): Promise<Side> {
   const watch = new InspectWatch(bench.client, { speech: true });
   const sessions: string[] = [];
   let dispatched = 0;
+  let overloaded = false;
   try {
     await waitReady(bench.client, 1);
     const { limit } = await findLimit(
       async (n) => {
+        if (overloaded) {
+          await resizeSessions(bench, watch, sessions, 0, () => dispatched++);
+          await sleep(RECOVER_MS);
+        }
         await resizeSessions(bench, watch, sessions, n, () => dispatched++);
         const from = Date.now();
         await sleep(SETTLE_MS);
@@ -106,6 +120,7 @@ async function poolSide(nats: string): Promise<Side> {
           v.reasons.push(`${ended.length} sessions ended`);
         }
         verdicts.push(v);
+        overloaded = !v.pass;
         log.info(describe('pool', v), `pool ${n} sessions: ${v.pass ? 'sustained' : 'not sustained'}`);
         return { n, pass: v.pass, elu: loop.elu };
       },

@@ -25,11 +25,13 @@ const SIZES =
 /** How long every session hears real-time speech before memory is read. */
 const AUDIO_MS = byMode(mode, { full: 10_000, quick: 5_000, smoke: 1_000 });
 /** Quiet time before reading memory of idle processes (GC, lazy init). */
-const SETTLE_MS = byMode(mode, { full: 3_000, quick: 1_500, smoke: 500 });
+const SETTLE_MS = byMode(mode, { full: 3_000, quick: 1_000, smoke: 500 });
 
 interface PoolSide {
   idle: ProcMemory;
   loaded: ProcMemory;
+  /** Right after the full GC the heap reading runs. */
+  afterGc: ProcMemory;
   /** The worker's heap, read right after its PSS (the reading runs a full GC). */
   idleHeap: MemoryProbeReading;
   loadedHeap: MemoryProbeReading;
@@ -70,17 +72,19 @@ async function measureBaseline(n: number): Promise<BaselineSide> {
   }
 }
 
-/** One worker process; sessions are added up to each N in turn, and its memory read at each. */
-async function measurePool(nats: string, sizes: number[], probe: MemoryProbe): Promise<PoolSide[]> {
-  const largest = Math.max(...sizes);
+/**
+ * A fresh pool with ONE worker process for N sessions: memory idle, then with N sessions after
+ * AUDIO_MS of speech (so every session is the same age: agents-js keeps a call's input frames
+ * until it ends, see the doc).
+ */
+async function measurePool(nats: string, n: number, probe: MemoryProbe): Promise<PoolSide> {
   const bench = await startBenchPool({
     nats,
-    name: 'density',
+    name: `density${n}`,
     workers: 1,
-    capacity: largest,
+    capacity: n,
     workerEnv: probe.env(process.env.OPENRTC_BENCH_HEAP_SNAPSHOT === '1'),
   });
-  const out: PoolSide[] = [];
   try {
     const [worker] = await waitReady(bench.client, 1);
     if (!worker?.pid) throw new Error('the worker reported no pid');
@@ -89,47 +93,45 @@ async function measurePool(nats: string, sizes: number[], probe: MemoryProbe): P
     const idleHeap = await probe.read(worker.pid);
     const watch = new InspectWatch(bench.client, { speech: true });
     const placed: string[] = [];
-    for (const n of sizes) {
-      log.info({ n }, 'pool: N sessions in one worker process');
-      while (placed.length < n) {
-        const batch = Array.from({ length: Math.min(10, n - placed.length) }, (_, k) => placed.length + k);
-        const ok = await Promise.all(
-          batch.map((j) =>
-            bench.client.dispatch({
-              agent: j % 2 ? 'dental' : 'restaurant',
-              job: { room: `density-${j}` },
-              audio: {
-                kind: 'wav',
-                path: j % 2 ? AUDIO.dental : AUDIO.restaurant,
-                realtime: true,
-                loops: 1000,
-              },
-            }),
-          ),
-        );
-        placed.push(...ok.map((p) => p.session));
-      }
-      await watch.until('every session active', () => placed.every((s) => watch.state(s, 'active')), 60_000);
-      const activeAt = performance.now();
-      await sleep(AUDIO_MS);
-      const loaded = procMemory(worker.pid);
-      const loadedHeap = await probe.read(worker.pid);
-      log.info({ n, pss: loaded, heap: loadedHeap, idleHeap }, 'worker memory');
-      const ended = placed.filter((s) => watch.state(s, 'failed') || watch.state(s, 'closed'));
-      if (ended.length) throw new Error(`${ended.length} sessions ended before memory was read`);
-      // Speech heard by each session while this N was measured.
-      const heard = new Set(watch.speech.filter((e) => e.arrived >= activeAt).map((e) => e.session));
-      out.push({
-        idle,
-        loaded,
-        idleHeap,
-        loadedHeap,
-        sessions: n,
-        speechOk: placed.filter((s) => heard.has(s)).length,
-      });
+    while (placed.length < n) {
+      const batch = Array.from({ length: Math.min(10, n - placed.length) }, (_, k) => placed.length + k);
+      const ok = await Promise.all(
+        batch.map((j) =>
+          bench.client.dispatch({
+            agent: j % 2 ? 'dental' : 'restaurant',
+            job: { room: `density-${n}-${j}` },
+            audio: {
+              kind: 'wav',
+              path: j % 2 ? AUDIO.dental : AUDIO.restaurant,
+              realtime: true,
+              loops: 1000,
+            },
+          }),
+        ),
+      );
+      placed.push(...ok.map((p) => p.session));
     }
+    await watch.until('every session active', () => placed.every((s) => watch.state(s, 'active')), 60_000);
+    const activeAt = performance.now();
+    await sleep(AUDIO_MS);
+    const loaded = procMemory(worker.pid);
+    const loadedHeap = await probe.read(worker.pid);
+    // The probe ran a full GC: what is left is live data plus what V8 keeps mapped.
+    const afterGc = procMemory(worker.pid);
+    log.info({ n, pss: loaded, afterGc, heap: loadedHeap, idleHeap }, 'worker memory');
+    const ended = placed.filter((s) => watch.state(s, 'failed') || watch.state(s, 'closed'));
+    if (ended.length) throw new Error(`${ended.length} sessions ended before memory was read`);
+    const heard = new Set(watch.speech.filter((e) => e.arrived >= activeAt).map((e) => e.session));
     watch.stop();
-    return out;
+    return {
+      idle,
+      loaded,
+      afterGc,
+      idleHeap,
+      loadedHeap,
+      sessions: n,
+      speechOk: placed.filter((s) => heard.has(s)).length,
+    };
   } finally {
     await bench.stop();
   }
@@ -140,9 +142,9 @@ async function main(): Promise<void> {
   const probe = new MemoryProbe();
   const runs: DensityRun[] = [];
   try {
-    const pools = await measurePool(nats.url, SIZES, probe);
-    for (const [i, n] of SIZES.entries()) {
-      const pool = pools[i] as PoolSide;
+    for (const n of SIZES) {
+      log.info({ n }, 'pool: N sessions in one worker process');
+      const pool = await measurePool(nats.url, n, probe);
       log.info({ n }, 'baseline: agents-js AgentServer with N prewarmed job processes');
       const baseline = await measureBaseline(n);
       runs.push({ n, pool, baseline });
@@ -180,6 +182,7 @@ function summarize(runs: DensityRun[]) {
         pss_mb_idle: round(pool.idle.pss_mb),
         pss_mb_per_session: round(poolPer, 2),
         rss_mb_per_session: round((pool.loaded.rss_mb - pool.idle.rss_mb) / n, 2),
+        pss_mb_per_session_after_gc: round((pool.afterGc.pss_mb - pool.idle.pss_mb) / n, 2),
         sessions_hearing_speech: pool.speechOk,
         // After a full GC in the worker: live JS heap and off-heap memory per session.
         heap_live_mb_per_session: round(

@@ -39,7 +39,10 @@ async function once(nats: string, i: number): Promise<FailoverRun> {
       placed.push(await bench.client.dispatch({ agent: 'restaurant', audio: LONG }));
     await watch.until('live sessions', () => placed.every((p) => watch.state(p.session, 'active')), 30_000);
     const status = await bench.client.status();
-    const victim = status.workers.find((w) => w.worker === placed[0]?.worker);
+    // Alternate the victim: placement breaks ties the same way every run, so always killing the
+    // same worker would always (or never) put the next dispatch on the dead one.
+    const victimId = placed[(i - 1) % 2]?.worker;
+    const victim = status.workers.find((w) => w.worker === victimId);
     if (!victim?.pid) throw new Error('no victim pid');
     const lost = placed.filter((p) => p.worker === victim.worker).map((p) => p.session);
     const survivors = placed.filter((p) => p.worker !== victim.worker).map((p) => p.session);

@@ -72,7 +72,10 @@ ${table}
   boundary at least every 3.8 s, so settle + window (≥ 4.5 s) must see one per stream.
 - **Search** (\`bench/capacity/search.ts\`): the first probe at 10 extrapolates from its loop
   utilization to 0.8, then grows by 25% until a failure (or shrinks until a pass), then bisects to
-  5% (quick mode: 20%, at most 4 probes). The result is the largest N that passed.
+  5% (quick mode: 20%, at most 4 probes). The result is the largest N that passed. Between passing
+  probes streams or sessions are added or removed; after a failed probe, all are stopped, the
+  process rests a few seconds, and the next probe starts afresh (an overloaded worker's backlog
+  would otherwise fail the next probe too).
 - **Floor: VAD only** (\`bench/capacity/vad-only.ts\`): one process loads Silero once and runs N
   \`vad.stream()\`s, each fed the same WAVs (restaurant and dental alternating, looped) in 20 ms
   frames paced at real time exactly as the local transport paces a session, each starting at a
@@ -91,24 +94,31 @@ ${table}
 
 ## Where the CPU goes
 
-CPU profiles at N = 30 on both sides (\`bench/profile/cpu-profile.cjs\` preloaded,
-\`bench/profile/summarize.py\`, steady state only), taken while building this benchmark:
+CPU profiles at N = 50 on both sides (\`OPENRTC_BENCH_CAPACITY_AT=50\`, \`bench/profile/cpu-profile.cjs\`
+preloaded, \`bench/profile/summarize.py\` on the steady state), taken while building this benchmark.
+CPU per stream, in ms per second of audio (the profiler adds some overhead to both):
 
-| share of busy CPU | VAD only | pool worker |
+| where | VAD only | pool worker |
 | --- | --- | --- |
-| busy fraction of wall time (with the profiler on) | 0.25 | 0.34 |
-| onnxruntime (Silero inference) | 46% | 27% |
-| agents-js \`mergeFrames\` (frames → 32 ms inference windows) | 20% | 11% |
-| Silero plugin \`runInference\` | 9% | 7% |
-| garbage collector | 8% | 11% |
-| node internals, mostly web streams (the AgentSession's audio pipeline: input stream, tee to STT and VAD, transforms) | 11% | 17% |
-| promise hooks (\`_propagate\`, \`trackPromise\`, \`promiseInitHook\`: AsyncLocalStorage in agents-js) | — | 8% |
-| the rest of agents-js (AgentSession, audio recognition) | 1% | 6% |
-| our runtime (src/: machines, NATS, codec, VoiceSession) | — | ~2% |
+| onnxruntime (Silero inference) | 3.5 | 2.9 |
+| agents-js \`mergeFrames\` (20 ms frames → 32 ms inference windows) | 1.9 | 2.3 |
+| Silero plugin \`runInference\` and the rest of the plugin | 1.0 | 1.0 |
+| node internals: web streams (the AgentSession's audio pipeline: input stream, tee to STT and VAD, transforms) and promise-hook bookkeeping | 1.1 | 4.8 |
+| garbage collector | 0.7 | 2.0 |
+| the rest of agents-js (AgentSession, audio recognition, \`node:async_hooks\` for AsyncLocalStorage) | 0.1 | 1.1 |
+| our runtime (src/: machines, NATS, codec, VoiceSession) | — | 0.4 |
+| microtask queue, \`(program)\`, the rest | 0.3 | 1.0 |
+| **total** | **8.7** | **15.6** |
 
-A pool session costs about 1.35× the CPU of a bare Silero stream: the inference is the same, the
-difference is agents-js's AgentSession audio pipeline (web streams per frame, promise-hook
-bookkeeping, more garbage: see density.md for the frames it retains). The runtime's own code is a
-few percent of the worker's CPU.
+A pool session costs about 1.8× the CPU of a bare Silero stream. The inference is the same; the
+difference is agents-js's AgentSession audio pipeline: web streams handling every 20 ms frame several
+times, promise hooks (agents-js uses AsyncLocalStorage, which makes every promise cost more), and the
+garbage all of it makes (plus the frames it retains, below). The runtime's own code is about 2% of
+the worker's CPU. With 1.8× the cost per session, a ratio near 1/1.8 ≈ 0.55 is what the same loop
+budget allows; reaching 0.8 needs the AgentSession audio path to get cheaper, not the runtime.
+
+Session age matters too: agents-js keeps every input frame of a live session (density.md, item 1),
+so a session's heap grows ~1 MB per 10 s of call and V8's major GCs get longer as calls go on.
+Sessions that have run longer than one search cost more CPU than these figures show.
 `;
 }

@@ -9,6 +9,7 @@ export interface DensityRow {
     pss_mb_idle: number;
     pss_mb_per_session: number;
     rss_mb_per_session: number;
+    pss_mb_per_session_after_gc: number;
     sessions_hearing_speech: number;
     heap_live_mb_per_session: number;
     external_mb_per_session: number;
@@ -42,7 +43,8 @@ export function densityDoc(
       'pool worker PSS, idle → N sessions',
       'pool PSS / session',
       'pool RSS / session',
-      'live JS heap / session (after GC)',
+      'pool PSS / session after a full GC',
+      'live JS heap / session',
       'sessions hearing speech',
       'agents-js PSS, N job processes',
       'agents-js PSS / session',
@@ -53,6 +55,7 @@ export function densityDoc(
       `${x.pool.pss_mb_idle} → ${x.pool.pss_mb} MB`,
       `**${x.pool.pss_mb_per_session} MB**`,
       `${x.pool.rss_mb_per_session} MB`,
+      `${x.pool.pss_mb_per_session_after_gc} MB`,
       `${x.pool.heap_live_mb_per_session} MB`,
       `${x.pool.sessions_hearing_speech}/${x.n}`,
       `${x.process_per_job.pss_mb} MB`,
@@ -77,20 +80,22 @@ supervisor and nats-server are likewise left out.
 
 ## Method
 
-- **Pool side.** A real pool (\`startPool\`: the supervisor in the benchmark process, ONE
-  \`openrtc worker\` process, a nats-server). When the worker is \`ready\` and ${o.settleMs} ms have
-  passed, its PSS and RSS are read from \`/proc/<pid>/smaps_rollup\` (idle). Then sessions are
-  dispatched through \`PoolClient\` up to each N in turn (cumulative: the same worker goes
-  1 → 10 → 50 → 100), alternating the example agents \`restaurant\` and \`dental\`
-  (examples/agents: agents-js's offline FakeSTT/FakeLLM, the worker's one shared Silero VAD), each
-  on the local transport with \`assets/audio/<agent>.wav\` looped at real time. Once every session
-  is \`active\`, ${o.audioMs / 1000} s of speech play, then the worker's memory is read again.
-  **PSS per session = (PSS with N − PSS idle) / N**: it includes what the first session loads once
-  (the agent module, code that is compiled on first use), so small N overstate it.
+- **Pool side.** For each N, a fresh pool (\`startPool\`: the supervisor in the benchmark process,
+  ONE \`openrtc worker\` process, a shared nats-server). When the worker is \`ready\` and ${o.settleMs} ms
+  have passed, its PSS and RSS are read from \`/proc/<pid>/smaps_rollup\` (idle). Then N sessions are
+  dispatched through \`PoolClient\`, alternating the example agents \`restaurant\` and \`dental\`
+  (examples/agents: agents-js's offline FakeSTT/FakeLLM, the worker's one shared Silero VAD), each on
+  the local transport with \`assets/audio/<agent>.wav\` looped at real time. Once every session is
+  \`active\`, ${o.audioMs / 1000} s of speech play, then the worker's memory is read again. Every session is
+  the same age at that moment, which matters (see below). **PSS per session = (PSS with N − PSS
+  idle) / N**: it includes what the first session loads once (the agent module, code compiled on
+  first use), so small N overstate it. "Each added session" below is the slope between the smallest
+  and the largest N.
 - **Heap breakdown.** Right after each PSS reading, the worker (which preloads
   \`bench/profile/memory-probe.cjs\`) is sent SIGUSR2 and writes \`process.memoryUsage()\` and V8's heap
-  spaces before and after a full GC: "live JS heap / session" is the growth of the heap after GC,
-  and the garbage at reading time is what V8 had not yet collected.
+  spaces before and after a full GC: "live JS heap / session" is the growth of the heap after GC
+  over idle, and PSS is read once more after that GC ("after a full GC"). The headline figure is
+  the PSS before it: what the machine actually holds.
 - **Sessions hearing speech**: sessions that reported a speech event (Silero on their audio) during
   the ${o.audioMs / 1000} s; fewer than N means the worker could not keep up at that N (see capacity).
 - **Baseline.** agents-js 1.9's own \`AgentServer\`, unmodified, run under plain node
@@ -131,10 +136,11 @@ compared with \`bench/profile/heap-diff.py\`; \`bench/profile/vad-stream-memory.
    2.3 MB per session), and only its touched pages are resident. Bare streams
    (\`vad-stream-memory.ts\`, 50 streams): 1.05 MB RSS per stream; with \`maxBufferedSpeech: 10_000\`,
    0.79 MB.
-3. **V8 garbage not yet collected.** At 50 sessions, 77 MB of the worker's old space was garbage at
-   reading time (heap used 178 MB before a full GC, 101 MB after): the more sessions, the higher the
-   allocation rate and the further V8 lets the heap grow before a major GC. This is why PSS per
-   session rises with N while the live heap per session (~1 MB) does not.
+3. **V8 garbage not yet collected.** While building this benchmark, at 50 sessions 77 MB of the
+   worker's old space was garbage at reading time (heap used 178 MB before a full GC, 101 MB after);
+   in this run at N = ${r.n}, ${last?.pool.garbage_mb_at_reading} MB. The more sessions, the higher the allocation rate
+   and the further V8 lets the heap grow before a major GC: this is most of the gap between "PSS /
+   session" and "after a full GC" in the table.
 4. Smaller items per session: the local transport decodes its WAV per session (0.27 MB; a cache by
    path would share it), ~2,700 closures and ~1,400 contexts of the AgentSession's stream pipeline.
 `;

@@ -70,8 +70,9 @@ the runtime are loaded); \`prewarming\` (Silero loads); the last step to \`ready
 - Each run is a fresh pool (supervisor in the benchmark process, 2 \`openrtc worker\` processes, one
   shared nats-server) with the default restart policy, so every kill is a first failure: 4 sessions
   of the restaurant agent with 120 s of silence as input, 2 on each worker (least-loaded placement),
-  all \`active\`. The benchmark SIGKILLs the worker of the first session, then at once dispatches one
-  more session (the dental agent).
+  all \`active\`. The benchmark SIGKILLs one worker (the first session's in odd runs, the second's in
+  even runs, so that placement's tie-break does not decide every run the same way), then at once
+  dispatches one more session (the dental agent).
 - \`detect_ms\`: kill → the last lost session's \`failed\` transition with error \`worker_lost\` arrives on
   the inspect subjects (what any client sees). \`ready_ms\`: kill → the replacement worker's \`ready\`
   transition (a new pid) arrives. The dispatch after the kill counts as successful if its session
@@ -91,9 +92,13 @@ the runtime are loaded); \`prewarming\` (Silero loads); the last step to \`ready
   A CPU profile of a replacement worker (first 2 s) is 63% module loading and compiling
   (\`compileSourceTextModule\`, \`wrapSafe\`, tsx's loader thread, source-map parsing for every
   loaded file). Under load (other processes on the 2 cores) the same start takes 1.5–2.5 s.
-- **The dispatch right after the kill** is placed before the supervisor has seen the exit: the
-  request arrives within a millisecond, while the exit takes tens of ms to be noticed; placement
-  picks the least-loaded ready worker, which may be the dead one, and that session then fails with
-  the worker. Nothing re-places a session that never started.
+- **The dispatch right after the kill** races the exit: the request reaches the supervisor within
+  a millisecond or two, the exit takes tens of ms to be noticed. When the dispatch wins, placement
+  picks the least-loaded worker it still believes ready, which may be the dead one, and that session
+  then fails with the worker (\`worker_lost\`); nothing re-places a session that never started.
+  While building this benchmark, with the victim fixed to the worker placement's tie-break picks,
+  0 of 10 such dispatches succeeded; with the victim alternating, 1 of 3 in a quick run, ${afterKill} of ${r.runs}
+  in the run above. Until the supervisor re-places a session that fails before it ever
+  reached \`active\`, a client has to retry on \`worker_lost\`.
 `;
 }

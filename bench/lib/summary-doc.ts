@@ -48,7 +48,7 @@ export function summaryDoc(results: Record<string, R>): string {
     ],
     [
       '[protocol](protocol.md)',
-      `decode ${num(p, 'decode_ns')} ns, encode ${num(p, 'encode_ns')} ns per message`,
+      `decode ${num(p, 'decode_ns')} ns, encode ${num(p, 'encode_ns')} ns per message in this run (protocol.md is written by its own full run)`,
       '—',
       '—',
     ],
