@@ -29,7 +29,9 @@ export class ProcessSpawner {
 
   spawn(opts: SpawnWorkerOptions): number {
     const child = spawn(process.execPath, [OPENRTC_BIN, 'worker', ...opts.args], {
-      stdio: ['ignore', 'inherit', 'inherit'],
+      // Both of the worker's streams go to our stderr: agents-js logs to stdout, and our stdout is
+      // for command output (`--json`, one-line benchmarks).
+      stdio: ['ignore', 2, 2],
       env: { ...process.env, ...opts.env },
     });
     const pid = child.pid ?? -1;

@@ -69,6 +69,10 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Run
     if (opts.configFile) args.push('-c', opts.configFile);
     const proc = spawn(bin, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     child = proc;
+    // If this process exits without stopping us (a crash, process.exit), take the server along.
+    const reap = () => proc.kill('SIGKILL');
+    process.once('exit', reap);
+    proc.once('exit', () => process.removeListener('exit', reap));
     let stderr = '';
     proc.stderr?.on('data', (chunk: Buffer) => {
       stderr = (stderr + chunk.toString()).slice(-4000);
