@@ -1,12 +1,19 @@
-import { JobContext, type RunningJobInfo, runWithJobContextAsync, type VAD, voice } from '@livekit/agents';
+import {
+  JobContext,
+  type RunningJobInfo,
+  runWithJobContextAsync,
+  type VAD,
+  type voice,
+} from '@livekit/agents';
 import { Job } from '@livekit/protocol';
 import { ParticipantKind, type RemoteParticipant, Room, RoomEvent } from '@livekit/rtc-node';
 import { type AgentDefinition, type PoolDefaults, withDefaults } from '../agents/define.ts';
 import { type AgentInstance, instantiateAgent } from '../agents/instantiate.ts';
 import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
+import { createAgentSession, watchAgentSession } from '../voice/agent-session.ts';
 import { ensureAgentsLogger } from '../voice/agents-log.ts';
-import { createAgentSession, VoiceSessionError, type VoiceSessionEvents } from '../voice/session-runner.ts';
+import { VoiceSessionError, type VoiceSessionEvents } from '../voice/session-runner.ts';
 import { SessionVad } from '../voice/session-vad.ts';
 import { sharedJobProcess } from './job-process.ts';
 import { agentIdentity } from './options.ts';
@@ -28,7 +35,6 @@ export interface RoomSessionOptions {
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
-const agentError = (e: voice.ErrorEvent['error']) => `${e.type}: ${errorMessage('error' in e ? e.error : e)}`;
 
 /** agents-js hands this to plugins that run models in its inference process, which a pool worker has not. */
 const noInferenceExecutor: ConstructorParameters<typeof JobContext>[5] = {
@@ -248,37 +254,15 @@ export class LiveKitRoomSession {
 
   private buildSession(inst: AgentInstance, vad: VAD | null): voice.AgentSession {
     const session = createAgentSession(inst, vad);
-    const E = voice.AgentSessionEventTypes;
-    const onError = (ev: voice.ErrorEvent) => {
-      const message = agentError(ev.error);
-      this.errors.push(message);
-      this.opts.log?.warn(
-        { session: this.id, recoverable: ev.error.recoverable, err: message },
-        'agent error',
-      );
-    };
-    const onClose = (ev: voice.CloseEvent) => {
-      if (this.closing || !this.connected) return; // a failed start rejects connect() instead
-      if (ev.error || ev.reason === voice.CloseReason.ERROR) {
-        const detail = ev.error ? agentError(ev.error) : this.errors.at(-1);
-        this.events.error?.({ code: 'session_error', message: detail ?? 'AgentSession closed on an error' });
-      } else {
-        this.events.transportEnded?.(`agent_session_closed:${ev.reason}`);
-      }
-    };
-    const onItem = (ev: voice.ConversationItemAddedEvent) => {
-      const item = ev.item;
-      if (item.type !== 'message') return;
-      this.events.message?.({ role: item.role, text: item.textContent ?? '', interrupted: item.interrupted });
-    };
-    session.on(E.Error, onError);
-    session.on(E.Close, onClose);
-    session.on(E.ConversationItemAdded, onItem);
-    this.unsubscribe.push(() => {
-      session.off(E.Error, onError);
-      session.off(E.Close, onClose);
-      session.off(E.ConversationItemAdded, onItem);
-    });
+    this.unsubscribe.push(
+      watchAgentSession(session, {
+        id: this.id,
+        ...(this.opts.log ? { log: this.opts.log } : {}),
+        events: this.events,
+        errors: this.errors,
+        ended: () => Boolean(this.closing) || !this.connected,
+      }),
+    );
     return session;
   }
 

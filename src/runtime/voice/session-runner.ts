@@ -1,10 +1,11 @@
-import { type VAD, voice } from '@livekit/agents';
+import type { VAD, voice } from '@livekit/agents';
 import type { LocalAudioInput, LocalAudioOutput } from '../../protocol/agent.ts';
 import type { ErrorCode } from '../../protocol/common.ts';
 import { type AgentDefinition, type PoolDefaults, withDefaults } from '../agents/define.ts';
 import { type AgentInstance, instantiateAgent } from '../agents/instantiate.ts';
 import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
+import { createAgentSession, watchAgentSession } from './agent-session.ts';
 import { ensureAgentsLogger } from './agents-log.ts';
 import { LocalAudioSink, LocalAudioSource } from './local-transport.ts';
 import { SessionVad, type VadSpeechEvent } from './session-vad.ts';
@@ -56,8 +57,6 @@ export class VoiceSessionError extends Error {
 }
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
-/** agents-js error events wrap the Error (`{type, error}`), except interruption errors, which are one. */
-const agentError = (e: voice.ErrorEvent['error']) => `${e.type}: ${errorMessage('error' in e ? e.error : e)}`;
 /** The VAD never infers a final partial window (32 ms at 16 kHz); count the input drained short of it. */
 // Silero reports up to ~40 ms less than was fed (measured: 160 of 200 ms, 960 of 1000 ms), so
 // allow two 32 ms windows; with one, short inputs waited out the whole drain timeout.
@@ -249,37 +248,15 @@ export class VoiceSession {
 
   private buildSession(inst: AgentInstance, vad: VAD | null): voice.AgentSession {
     const session = createAgentSession(inst, vad);
-    const E = voice.AgentSessionEventTypes;
-    const onError = (ev: voice.ErrorEvent) => {
-      const message = agentError(ev.error);
-      this.errors.push(message);
-      this.opts.log?.warn(
-        { session: this.id, recoverable: ev.error.recoverable, err: message },
-        'agent error',
-      );
-    };
-    const onClose = (ev: voice.CloseEvent) => {
-      if (this.closing || !this.connected) return; // a failed start rejects connect() instead
-      if (ev.error || ev.reason === voice.CloseReason.ERROR) {
-        const detail = ev.error ? agentError(ev.error) : this.errors.at(-1);
-        this.events.error?.({ code: 'session_error', message: detail ?? 'AgentSession closed on an error' });
-      } else {
-        this.events.transportEnded?.(`agent_session_closed:${ev.reason}`);
-      }
-    };
-    const onItem = (ev: voice.ConversationItemAddedEvent) => {
-      const item = ev.item;
-      if (item.type !== 'message') return;
-      this.events.message?.({ role: item.role, text: item.textContent ?? '', interrupted: item.interrupted });
-    };
-    session.on(E.Error, onError);
-    session.on(E.Close, onClose);
-    session.on(E.ConversationItemAdded, onItem);
-    this.unsubscribe.push(() => {
-      session.off(E.Error, onError);
-      session.off(E.Close, onClose);
-      session.off(E.ConversationItemAdded, onItem);
-    });
+    this.unsubscribe.push(
+      watchAgentSession(session, {
+        id: this.id,
+        ...(this.opts.log ? { log: this.opts.log } : {}),
+        events: this.events,
+        errors: this.errors,
+        ended: () => Boolean(this.closing) || !this.connected,
+      }),
+    );
     return session;
   }
 
@@ -314,19 +291,4 @@ export class VoiceSession {
       });
     }
   }
-}
-
-/** A voice.AgentSession of an agent instance and its VAD (any transport: local or a LiveKit room). */
-export function createAgentSession(inst: AgentInstance, vad: VAD | null): voice.AgentSession {
-  const extras = inst.session;
-  const turnSet = extras.turnHandling?.turnDetection !== undefined || extras.turnDetection !== undefined;
-  return new voice.AgentSession({
-    ...extras,
-    // agents-js defaults to an inference turn detector that needs LiveKit Cloud; offline, the VAD decides.
-    ...(vad && !turnSet ? { turnHandling: { ...extras.turnHandling, turnDetection: 'vad' as const } } : {}),
-    ...(inst.stt !== undefined ? { stt: inst.stt } : {}),
-    ...(inst.llm !== undefined ? { llm: inst.llm } : {}),
-    ...(inst.tts !== undefined ? { tts: inst.tts } : {}),
-    vad,
-  });
 }
