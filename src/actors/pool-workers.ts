@@ -1,5 +1,14 @@
 import { nextRandom } from './backoff.ts';
-import { advance, type Draft, emit, endSession, liveSessionsOn, patchWorker, reject, writable } from './pool.ts';
+import {
+  advance,
+  type Draft,
+  emit,
+  endSession,
+  liveSessionsOn,
+  patchWorker,
+  reject,
+  writable,
+} from './pool.ts';
 import { reconcileSessions, replaceUnstarted } from './pool-sessions.ts';
 import {
   backoffDelay,
