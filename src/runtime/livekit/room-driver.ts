@@ -1,5 +1,5 @@
 import type { AgentSpec } from '../../protocol/index.ts';
-import type { DriverArgs, SessionDriver } from '../worker/driver.ts';
+import { type DriverArgs, runnerOptions, type SessionDriver } from '../worker/driver.ts';
 import { LiveKitRoomSession } from './room-session.ts';
 
 /**
@@ -13,31 +13,16 @@ export function closeOnLastParticipantLeft(spec: AgentSpec): boolean {
 }
 
 /** The session driver of a LiveKit job: one real voice.AgentSession in the job's room. */
-export function createRoomDriver({ spec, start, events, log }: DriverArgs): SessionDriver {
+export function createRoomDriver(args: DriverArgs): SessionDriver {
+  const { spec, start } = args;
   const { transport } = start;
   if (transport.kind !== 'livekit') throw new Error(`createRoomDriver: transport '${transport.kind}'`);
-  const session = new LiveKitRoomSession({
+  return new LiveKitRoomSession({
     id: start.session,
     agent: spec.module,
     agentName: spec.name,
     transport,
     closeOnLastParticipantLeft: closeOnLastParticipantLeft(spec),
-    defaults: {
-      ...(spec.greeting ? { greeting: spec.greeting } : {}),
-      ...(spec.providers ? { providers: spec.providers } : {}),
-    },
-    log,
-    events: {
-      transportEnded: (reason) => events.transportEnded(reason),
-      speech: (e) => events.speech(e),
-      error: (e) => events.error(e),
-      message: (m) => log.info({ role: m.role, interrupted: m.interrupted }, `${m.role}: ${m.text}`),
-    },
+    ...runnerOptions(args),
   });
-  return {
-    prewarm: () => session.prewarm(),
-    connect: (attempt) => session.connect(attempt),
-    greet: () => session.greet(),
-    close: (reason) => session.close(reason),
-  };
 }

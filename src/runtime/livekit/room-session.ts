@@ -11,9 +11,14 @@ import { type AgentDefinition, type PoolDefaults, withDefaults } from '../agents
 import { type AgentInstance, instantiateAgent } from '../agents/instantiate.ts';
 import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
-import { createAgentSession, watchAgentSession } from '../voice/agent-session.ts';
+import {
+  createAgentSession,
+  deliverGreeting,
+  VoiceSessionError,
+  watchAgentSession,
+} from '../voice/agent-session.ts';
 import { ensureAgentsLogger } from '../voice/agents-log.ts';
-import { VoiceSessionError, type VoiceSessionEvents } from '../voice/session-runner.ts';
+import type { VoiceSessionEvents } from '../voice/session-runner.ts';
 import { SessionVad } from '../voice/session-vad.ts';
 import { sharedJobProcess } from './job-process.ts';
 import { agentIdentity } from './options.ts';
@@ -156,24 +161,10 @@ export class LiveKitRoomSession {
     const session = this.session;
     if (!session || !this.connected || !this.ctx)
       throw new VoiceSessionError('greet_failed', 'greet before connect');
-    if ('instructions' in greeting && !this.instance?.llm) {
-      throw new VoiceSessionError('greet_failed', 'greeting.instructions needs an llm provider');
-    }
-    const errorsBefore = this.errors.length;
-    await runWithJobContextAsync(this.ctx, async () => {
-      let handle: voice.SpeechHandle;
-      try {
-        handle =
-          'say' in greeting
-            ? session.say(greeting.say)
-            : session.generateReply({ instructions: greeting.instructions });
-      } catch (err) {
-        throw new VoiceSessionError('greet_failed', errorMessage(err), { cause: err });
-      }
-      await handle.waitForPlayout();
-    });
-    const failed = this.errors.slice(errorsBefore);
-    if (failed.length > 0) throw new VoiceSessionError('greet_failed', failed.join('; '));
+    const hasLlm = Boolean(this.instance?.llm);
+    await runWithJobContextAsync(this.ctx, () =>
+      deliverGreeting(session, greeting, { errors: this.errors, hasLlm }),
+    );
   }
 
   /** Closes the AgentSession, runs the job's shutdown callbacks, then leaves the room; idempotent. */

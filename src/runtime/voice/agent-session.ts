@@ -1,9 +1,23 @@
 import { type VAD, voice } from '@livekit/agents';
+import type { Greeting } from '../../protocol/agent.ts';
+import type { ErrorCode } from '../../protocol/common.ts';
 import type { AgentInstance } from '../agents/instantiate.ts';
 import type { Logger } from '../logger.ts';
 import type { VoiceSessionEvents } from './session-runner.ts';
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/** A phase of a VoiceSession failed; `code` is the protocol's error code for it. */
+export class VoiceSessionError extends Error {
+  override name = 'VoiceSessionError';
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
 
 /** agents-js error events wrap the Error (`{type, error}`), except interruption errors, which are one. */
 export const agentError = (e: voice.ErrorEvent['error']) =>
@@ -68,4 +82,31 @@ export function watchAgentSession(session: voice.AgentSession, o: WatchOptions):
     session.off(E.Close, onClose);
     session.off(E.ConversationItemAdded, onItem);
   };
+}
+
+/**
+ * Says the greeting (or generates it from instructions) and resolves once it has been delivered;
+ * rejects with `greet_failed` when it cannot be said or agents-js reported an error meanwhile.
+ */
+export async function deliverGreeting(
+  session: voice.AgentSession,
+  greeting: Greeting,
+  o: { errors: string[]; hasLlm: boolean },
+): Promise<void> {
+  if ('instructions' in greeting && !o.hasLlm) {
+    throw new VoiceSessionError('greet_failed', 'greeting.instructions needs an llm provider');
+  }
+  const errorsBefore = o.errors.length;
+  let handle: voice.SpeechHandle;
+  try {
+    handle =
+      'say' in greeting
+        ? session.say(greeting.say)
+        : session.generateReply({ instructions: greeting.instructions });
+  } catch (err) {
+    throw new VoiceSessionError('greet_failed', errorMessage(err), { cause: err });
+  }
+  await handle.waitForPlayout();
+  const failed = o.errors.slice(errorsBefore);
+  if (failed.length > 0) throw new VoiceSessionError('greet_failed', failed.join('; '));
 }

@@ -5,7 +5,12 @@ import { type AgentDefinition, type PoolDefaults, withDefaults } from '../agents
 import { type AgentInstance, instantiateAgent } from '../agents/instantiate.ts';
 import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
-import { createAgentSession, watchAgentSession } from './agent-session.ts';
+import {
+  createAgentSession,
+  deliverGreeting,
+  VoiceSessionError,
+  watchAgentSession,
+} from './agent-session.ts';
 import { ensureAgentsLogger } from './agents-log.ts';
 import { LocalAudioSink, LocalAudioSource } from './local-transport.ts';
 import { SessionVad, type VadSpeechEvent } from './session-vad.ts';
@@ -44,17 +49,7 @@ export interface VoiceSessionOptions {
   defaults?: PoolDefaults;
 }
 
-/** A phase of a VoiceSession failed; `code` is the protocol's error code for it. */
-export class VoiceSessionError extends Error {
-  override name = 'VoiceSessionError';
-  constructor(
-    readonly code: ErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-  }
-}
+export { VoiceSessionError } from './agent-session.ts';
 
 const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 /** The VAD never infers a final partial window (32 ms at 16 kHz); count the input drained short of it. */
@@ -178,22 +173,7 @@ export class VoiceSession {
     if (!greeting) return;
     const session = this.session;
     if (!session || !this.connected) throw new VoiceSessionError('greet_failed', 'greet before connect');
-    if ('instructions' in greeting && !this.instance?.llm) {
-      throw new VoiceSessionError('greet_failed', 'greeting.instructions needs an llm provider');
-    }
-    const errorsBefore = this.errors.length;
-    let handle: voice.SpeechHandle;
-    try {
-      handle =
-        'say' in greeting
-          ? session.say(greeting.say)
-          : session.generateReply({ instructions: greeting.instructions });
-    } catch (err) {
-      throw new VoiceSessionError('greet_failed', errorMessage(err), { cause: err });
-    }
-    await handle.waitForPlayout();
-    const failed = this.errors.slice(errorsBefore);
-    if (failed.length > 0) throw new VoiceSessionError('greet_failed', failed.join('; '));
+    await deliverGreeting(session, greeting, { errors: this.errors, hasLlm: Boolean(this.instance?.llm) });
   }
 
   /** Closes the AgentSession, stops the input, finalizes the output file and frees everything; idempotent. */

@@ -31,3 +31,21 @@ export interface DriverArgs {
 }
 
 export type DriverFactory = (args: DriverArgs) => SessionDriver;
+
+/** What every session runner takes from the driver's arguments: log, pool defaults and event routing. */
+export function runnerOptions({ spec, events, log }: DriverArgs) {
+  return {
+    log,
+    defaults: {
+      ...(spec.greeting ? { greeting: spec.greeting } : {}),
+      ...(spec.providers ? { providers: spec.providers } : {}),
+    },
+    events: {
+      transportEnded: (reason?: string) => events.transportEnded(reason),
+      speech: (e: Parameters<DriverEvents['speech']>[0]) => events.speech(e),
+      error: (e: ErrorData) => events.error(e),
+      message: (m: { role: string; text: string; interrupted: boolean }) =>
+        log.info({ role: m.role, interrupted: m.interrupted }, `${m.role}: ${m.text}`),
+    },
+  };
+}
