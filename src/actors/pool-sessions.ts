@@ -154,17 +154,19 @@ export function onPlaceFailed(d: Draft, e: EventOf<'PLACE_FAILED'>): void {
   endSession(d, e.sessionId, 'failed', e.error, 'ended');
 }
 
+/** The session a worker reports on, if it is known and placed on that worker; otherwise counted and dropped. */
+function reportedSession(d: Draft, session: string, worker: string) {
+  const s = d.ctx.sessions[session];
+  if (!s) reject(d, 'unknown_session');
+  else if (s.worker !== worker) reject(d, 'wrong_worker');
+  else return s;
+  return undefined;
+}
+
 /** A session transition from its worker (already fenced by epoch): newer seq wins. */
 export function onSessionState(d: Draft, e: EventOf<'SESSION_STATE'>): void {
-  const s = d.ctx.sessions[e.session];
-  if (!s) {
-    reject(d, 'unknown_session');
-    return;
-  }
-  if (s.worker !== e.worker) {
-    reject(d, 'wrong_worker');
-    return;
-  }
+  const s = reportedSession(d, e.session, e.worker);
+  if (!s) return;
   if (s.reported) {
     cancelIfRunning(d, e.session, e.worker, e.state);
     return;
@@ -178,15 +180,8 @@ export function onSessionState(d: Draft, e: EventOf<'SESSION_STATE'>): void {
 
 /** The end of a session, with its outcome and error (already fenced by epoch). */
 export function onSessionEnded(d: Draft, e: EventOf<'SESSION_ENDED'>): void {
-  const s = d.ctx.sessions[e.session];
-  if (!s) {
-    reject(d, 'unknown_session');
-    return;
-  }
-  if (s.worker !== e.worker) {
-    reject(d, 'wrong_worker');
-    return;
-  }
+  const s = reportedSession(d, e.session, e.worker);
+  if (!s) return;
   if (s.reported) {
     reject(d, 'duplicate');
     return;
