@@ -7,13 +7,14 @@ import {
 } from '@livekit/agents';
 import { Job } from '@livekit/protocol';
 import { ParticipantKind, type RemoteParticipant, Room, RoomEvent } from '@livekit/rtc-node';
-import { type AgentDefinition, type PoolDefaults, withDefaults } from '../agents/define.ts';
+import type { AgentDefinition, PoolDefaults } from '../agents/define.ts';
 import { type AgentInstance, instantiateAgent } from '../agents/instantiate.ts';
-import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
 import {
   createAgentSession,
   deliverGreeting,
+  errorMessage,
+  resolveDefinition,
   VoiceSessionError,
   watchAgentSession,
 } from '../voice/agent-session.ts';
@@ -38,8 +39,6 @@ export interface RoomSessionOptions {
   events?: VoiceSessionEvents;
   log?: Logger;
 }
-
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** agents-js hands this to plugins that run models in its inference process, which a pool worker has not. */
 const noInferenceExecutor: ConstructorParameters<typeof JobContext>[5] = {
@@ -84,15 +83,7 @@ export class LiveKitRoomSession {
   async prewarm(): Promise<void> {
     this.assertOpen('prewarm');
     ensureAgentsLogger();
-    if (!this.definition) {
-      const agent = this.opts.agent;
-      try {
-        const def = typeof agent === 'string' ? (await loadAgentModule(agent)).definition : agent;
-        this.definition = withDefaults(def, this.opts.defaults);
-      } catch (err) {
-        throw new VoiceSessionError('agent_import_failed', errorMessage(err), { cause: err });
-      }
-    }
+    this.definition ??= await resolveDefinition(this.opts.agent, this.opts.defaults);
     if (this.session) return;
     try {
       const ctx = this.ctx ?? (await this.buildJobContext());

@@ -1,11 +1,14 @@
 import { type VAD, voice } from '@livekit/agents';
 import type { Greeting } from '../../protocol/agent.ts';
 import type { ErrorCode } from '../../protocol/common.ts';
+import { type AgentDefinition, type PoolDefaults, withDefaults } from '../agents/define.ts';
 import type { AgentInstance } from '../agents/instantiate.ts';
+import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
 import type { VoiceSessionEvents } from './session-runner.ts';
 
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+/** The message of anything thrown. */
+export const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 /** A phase of a VoiceSession failed; `code` is the protocol's error code for it. */
 export class VoiceSessionError extends Error {
@@ -109,4 +112,17 @@ export async function deliverGreeting(
   await handle.waitForPlayout();
   const failed = o.errors.slice(errorsBefore);
   if (failed.length > 0) throw new VoiceSessionError('greet_failed', failed.join('; '));
+}
+
+/** The agent's definition (imported when given by path) with pool defaults; `agent_import_failed` if it cannot be had. */
+export async function resolveDefinition(
+  agent: AgentDefinition | string,
+  defaults: PoolDefaults | undefined,
+): Promise<AgentDefinition> {
+  try {
+    const def = typeof agent === 'string' ? (await loadAgentModule(agent)).definition : agent;
+    return withDefaults(def, defaults);
+  } catch (err) {
+    throw new VoiceSessionError('agent_import_failed', errorMessage(err), { cause: err });
+  }
 }

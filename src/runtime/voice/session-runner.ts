@@ -1,13 +1,14 @@
 import type { VAD, voice } from '@livekit/agents';
 import type { LocalAudioInput, LocalAudioOutput } from '../../protocol/agent.ts';
 import type { ErrorCode } from '../../protocol/common.ts';
-import { type AgentDefinition, type PoolDefaults, withDefaults } from '../agents/define.ts';
+import type { AgentDefinition, PoolDefaults } from '../agents/define.ts';
 import { type AgentInstance, instantiateAgent } from '../agents/instantiate.ts';
-import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
 import {
   createAgentSession,
   deliverGreeting,
+  errorMessage,
+  resolveDefinition,
   VoiceSessionError,
   watchAgentSession,
 } from './agent-session.ts';
@@ -51,7 +52,6 @@ export interface VoiceSessionOptions {
 
 export { VoiceSessionError } from './agent-session.ts';
 
-const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
 /** The VAD never infers a final partial window (32 ms at 16 kHz); count the input drained short of it. */
 // Silero reports up to ~40 ms less than was fed (measured: 160 of 200 ms, 960 of 1000 ms), so
 // allow two 32 ms windows; with one, short inputs waited out the whole drain timeout.
@@ -113,18 +113,10 @@ export class VoiceSession {
   async prewarm(): Promise<void> {
     this.assertOpen('prewarm');
     ensureAgentsLogger();
-    if (!this.definition) {
-      const agent = this.opts.agent;
-      try {
-        const def = typeof agent === 'string' ? (await loadAgentModule(agent)).definition : agent;
-        this.definition = withDefaults(def, this.opts.defaults);
-      } catch (err) {
-        throw new VoiceSessionError('agent_import_failed', errorMessage(err), { cause: err });
-      }
-    }
+    const definition = (this.definition ??= await resolveDefinition(this.opts.agent, this.opts.defaults));
     if (this.session) return;
     try {
-      this.instance = await instantiateAgent(this.definition);
+      this.instance = await instantiateAgent(definition);
       const vad = await this.resolveVad(this.instance.vad);
       this.session = this.buildSession(this.instance, vad);
     } catch (err) {
