@@ -9,22 +9,18 @@ import { isAlive, waitFor } from '../support/wait.ts';
 const nats = useNatsServer();
 const openrtc = useOpenrtc();
 
+/** `openrtc start|dev` on the test's nats-server under a fresh pool name, and a client of that pool. */
+async function poolProcess(prefix: string, args: string[]) {
+  const pool = `${prefix}${Date.now() % 100000}`;
+  const [command, ...rest] = args;
+  const dev = openrtc([command as string, EXAMPLE_AGENTS, '--nats', nats.url, '--pool', pool, ...rest]);
+  const client = await PoolClient.connect({ url: nats.url, pool, log: captureLog().log });
+  return { dev, client, pool };
+}
+
 describe('the openrtc command', () => {
   it('SIGTERM on `openrtc start` drains: in-flight sessions finish, exit 0, no orphan processes', async () => {
-    const pool = `cli${Date.now() % 100000}`;
-    const dev = openrtc([
-      'start',
-      EXAMPLE_AGENTS,
-      '--nats',
-      nats.url,
-      '--pool',
-      pool,
-      '--workers',
-      '2',
-      '--drain-timeout',
-      '15000',
-    ]);
-    const client = await PoolClient.connect({ url: nats.url, pool, log: captureLog().log });
+    const { dev, client } = await poolProcess('cli', ['start', '--workers', '2', '--drain-timeout', '15000']);
     try {
       const workers = await readyWorkers(client, 2, 60_000);
       const placed = await Promise.all(
@@ -50,20 +46,7 @@ describe('the openrtc command', () => {
   }, 90_000);
 
   it('a drain that has to cut sessions short exits 4 and says so', async () => {
-    const pool = `cut${Date.now() % 100000}`;
-    const dev = openrtc([
-      'start',
-      EXAMPLE_AGENTS,
-      '--nats',
-      nats.url,
-      '--pool',
-      pool,
-      '--workers',
-      '1',
-      '--drain-timeout',
-      '500',
-    ]);
-    const client = await PoolClient.connect({ url: nats.url, pool, log: captureLog().log });
+    const { dev, client } = await poolProcess('cut', ['start', '--workers', '1', '--drain-timeout', '500']);
     try {
       await readyWorkers(client, 1, 60_000);
       const s = await client.dispatch({ agent: 'dental', audio: { kind: 'silence', durationMs: 60_000 } });
@@ -80,9 +63,7 @@ describe('the openrtc command', () => {
   }, 90_000);
 
   it('`openrtc dispatch --wait` prints the transitions and exits 0 when the session closes', async () => {
-    const pool = `cli${Date.now() % 100000}`;
-    const dev = openrtc(['dev', EXAMPLE_AGENTS, '--nats', nats.url, '--pool', pool, '--workers', '1']);
-    const client = await PoolClient.connect({ url: nats.url, pool, log: captureLog().log });
+    const { dev, client, pool } = await poolProcess('cli', ['dev', '--workers', '1']);
     try {
       await readyWorkers(client, 1, 60_000);
       const d = openrtc([
