@@ -113,7 +113,8 @@ export class VoiceSession {
   async prewarm(): Promise<void> {
     this.assertOpen('prewarm');
     ensureAgentsLogger();
-    const definition = (this.definition ??= await resolveDefinition(this.opts.agent, this.opts.defaults));
+    this.definition ??= await resolveDefinition(this.opts.agent, this.opts.defaults);
+    const definition = this.definition;
     if (this.session) return;
     try {
       this.instance = await instantiateAgent(definition);
