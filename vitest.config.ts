@@ -1,12 +1,61 @@
+import { readdirSync } from 'node:fs';
 import { defineConfig } from 'vitest/config';
+
+/**
+ * `unit`: pure and in-process tests: no nats-server, no child process, no browser. They run in
+ * parallel. `integration`: every other test file.
+ */
+const UNIT_DIRS = ['test/actors/', 'test/protocol/'];
+const UNIT_FILES = new Set([
+  'test/bench/capacity-logic.test.ts',
+  'test/inspect/history.test.ts',
+  'test/inspect/view.test.ts',
+  'test/livekit/cli-options.test.ts',
+  'test/livekit/decisions.test.ts',
+  'test/livekit/room-session.test.ts',
+  'test/runtime/config.test.ts',
+  'test/runtime/log-limiter.test.ts',
+  'test/runtime/agents/define.test.ts',
+  'test/runtime/agents/load.test.ts',
+  'test/runtime/voice/wav.test.ts',
+  'test/security/auth-options.test.ts',
+  'test/security/nats-config.test.ts',
+]);
+/** In a unit folder, but starts a process (the `openrtc machines` command). */
+const SPAWNS = new Set(['test/actors/diagrams.test.ts']);
+
+const files = readdirSync('test', { recursive: true, encoding: 'utf8' })
+  .map((f) => `test/${f.replaceAll('\\', '/')}`)
+  .filter((f) => f.endsWith('.test.ts'));
+const isUnit = (f: string) => !SPAWNS.has(f) && (UNIT_FILES.has(f) || UNIT_DIRS.some((d) => f.startsWith(d)));
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
-    // Integration tests start real nats-servers and child processes; two cores.
     pool: 'forks',
-    maxWorkers: 2,
-    testTimeout: 30_000,
-    hookTimeout: 30_000,
+    setupFiles: ['test/support/setup.ts'],
+    // Wall-clock bounds catch hangs, not slowness: generous, because CI shares two busy cores.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    env: {
+      // agents-js warns "slower than realtime" whenever a test feeds audio faster than real time.
+      OPENRTC_AGENTS_LOG_LEVEL: process.env.OPENRTC_AGENTS_LOG_LEVEL ?? 'error',
+    },
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: files.filter(isUnit), sequence: { groupOrder: 0 }, maxWorkers: 2 },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'integration',
+          include: files.filter((f) => !isUnit(f)),
+          sequence: { groupOrder: 1 },
+          // One heavy file at a time: each starts a nats-server, worker processes and real Silero
+          // sessions, and two of them on two shared cores starve each other's heartbeats.
+          maxWorkers: 1,
+        },
+      },
+    ],
   },
 });

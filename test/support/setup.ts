@@ -1,0 +1,34 @@
+import { afterAll, afterEach } from 'vitest';
+import { testOutput } from './output.ts';
+
+// Every vitest worker process: what would reach the terminal goes to the current test's buffer
+// (agents-js logs to process.stdout; worker processes and child commands are piped here by
+// test/support/pool.ts and processes.ts). A failing test prints its buffer; a passing one drops it.
+const realStderrWrite = process.stderr.write.bind(process.stderr);
+const capture = (chunk: string | Uint8Array, encodingOrCb?: unknown, cb?: unknown): boolean => {
+  testOutput.write(chunk);
+  const done = typeof encodingOrCb === 'function' ? encodingOrCb : cb;
+  if (typeof done === 'function') done();
+  return true;
+};
+if (process.env.OPENRTC_TEST_OUTPUT !== 'inherit') {
+  process.stdout.write = capture as typeof process.stdout.write;
+  process.stderr.write = capture as typeof process.stderr.write;
+}
+
+function flush(title: string): void {
+  const out = testOutput.take();
+  if (out) realStderrWrite(`\n──── output of ${title} ────\n${out}${out.endsWith('\n') ? '' : '\n'}────\n`);
+}
+
+afterEach((ctx) => {
+  if (ctx.task.result?.state === 'fail') flush(`"${ctx.task.name}" (failed)`);
+  else testOutput.take();
+});
+
+afterAll((suite) => {
+  // Output after the last test (teardown) matters only if something in the file failed.
+  const failed = suite.tasks?.some((t) => t.result?.state === 'fail');
+  if (failed) flush(`${suite.name} (teardown)`);
+  else testOutput.take();
+});
