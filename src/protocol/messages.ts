@@ -42,6 +42,27 @@ export const PrewarmStatus = z.object({
   error: ErrorData.optional(),
 });
 
+/**
+ * A session that has ended, as its worker remembers it. Workers report these again in `hello` and
+ * `heartbeat`, so an end published while no supervisor listened (or lost in transit) is still
+ * accounted for with its true outcome.
+ */
+export const EndedSession = z.object({
+  session: SessionId,
+  agent: AgentName,
+  jobId: MessageId,
+  seq: Seq,
+  outcome: Outcome,
+  phase: SessionPhase.optional(),
+  error: ErrorData.optional(),
+  /** When it ended, on the worker's clock. */
+  endedAt: UnixMs,
+});
+export type EndedSession = z.infer<typeof EndedSession>;
+
+/** Most ended sessions a worker reports at once (its whole record: the last 1000, or 10 minutes). */
+export const ENDED_RECORD_LIMIT = 1000;
+
 export const Hello = message('hello', {
   worker: WorkerId,
   epoch: Epoch,
@@ -51,6 +72,8 @@ export const Hello = message('hello', {
   versions: VersionRangeSchema,
   /** Sessions still running on this worker: a restarted supervisor re-adopts them. */
   sessions: z.array(SessionSummary).max(10_000),
+  /** The worker's bounded record of ended sessions: a new supervisor learns how they ended. */
+  ended: z.array(EndedSession).max(ENDED_RECORD_LIMIT).optional(),
 });
 
 export const Heartbeat = message('heartbeat', {
@@ -65,6 +88,8 @@ export const Heartbeat = message('heartbeat', {
   sessions: z.array(SessionSummary).max(10_000),
   /** Messages this worker rejected, by reason. */
   rejected: z.record(z.string().max(64), Count).optional(),
+  /** Sessions that ended within the last few heartbeats, so a lost `session.ended` heals at the next beat. */
+  ended: z.array(EndedSession).max(ENDED_RECORD_LIMIT).optional(),
 });
 
 export const WorkerStateChanged = message('worker.state', {
