@@ -5,6 +5,8 @@ import { workerMachine } from '../../actors/worker.machine.ts';
 import type { PrewarmDone, Welcome, WorkerOutput } from '../../actors/worker.types.ts';
 import {
   type AgentSpec,
+  ENDED_RECORD_LIMIT,
+  type EndedSession,
   type ErrorData,
   FINAL_SESSION_STATES,
   type Message,
@@ -32,11 +34,20 @@ export interface WorkerServiceOptions {
   prewarm: (agents: AgentSpec[]) => Promise<{ ms: number }>;
   /** How many times this process has loaded the VAD model, reported in heartbeats. */
   vadLoads?: () => number;
-  /** How many ended sessions are remembered, so a repeated session.start is answered the same. */
+  /**
+   * How many ended sessions are remembered (at most ENDED_RECORD_LIMIT, for at most 10 minutes):
+   * a repeated session.start is answered the same, and hello and heartbeats report them.
+   */
   endedMemory?: number;
 }
 
 const HELLO_TIMEOUT_MS = 2000;
+/** How long an ended session stays in the worker's record. */
+const ENDED_KEEP_MS = 10 * 60_000;
+/** A heartbeat repeats the sessions that ended within this many beats. */
+const ENDED_IN_BEATS = 5;
+/** Error messages in the ended record are cut to this length, so a full hello stays well under NATS's payload limit. */
+const ENDED_MESSAGE_MAX = 200;
 
 /**
  * A worker process's logic: says hello, prewarms once, hosts sessions on command, reports their
@@ -46,7 +57,10 @@ export class WorkerService {
   /** This incarnation: the supervisor ignores messages from an older epoch of the same worker id. */
   readonly epoch = randomUUID().slice(0, 8);
   readonly sessions = new Map<string, HostedSession>();
-  private readonly ended = new Map<string, MessageOf<'session.ended'>>();
+  /** The bounded record of ended sessions, oldest first: reported in hello and (recent ones) heartbeats. */
+  private readonly ended = new Map<string, EndedSession>();
+  /** When this process's NATS link went down, if it is down: ends since then are repeated when it returns. */
+  private linkDownAt: number | null = null;
   private readonly s: Subjects;
   private readonly actor: Actor<typeof workerMachine>;
   private agents = new Map<string, AgentSpec>();
@@ -136,7 +150,9 @@ export class WorkerService {
     });
     // Back from a NATS outage: report the full state at once, so the supervisor reconciles now.
     bus.onLink((up) => {
+      if (!up) this.linkDownAt ??= Date.now();
       if (up && this.heartbeatTimer) this.heartbeat();
+      if (up) this.linkDownAt = null;
     });
     this.actor.start();
     this.actor.send({ type: 'STARTED' });
@@ -184,6 +200,7 @@ export class WorkerService {
         capacity: this.o.capacity,
         versions: { ...SUPPORTED_VERSIONS },
         sessions: [...this.sessions.values()].map((h) => h.summary()),
+        ended: this.endedSince(0),
       }),
       HELLO_TIMEOUT_MS,
     );
@@ -313,18 +330,46 @@ export class WorkerService {
     });
     this.publish(ended);
     this.sessions.delete(h.id);
-    this.ended.set(h.id, ended);
-    const memory = this.o.endedMemory ?? 1000;
-    for (const key of this.ended.keys()) {
-      if (this.ended.size <= memory) break;
+    const error = ended.error
+      ? { code: ended.error.code, message: ended.error.message.slice(0, ENDED_MESSAGE_MAX) }
+      : undefined;
+    this.ended.delete(h.id);
+    this.ended.set(h.id, {
+      session: h.id,
+      agent: h.agent,
+      jobId: h.jobId,
+      seq: t.seq,
+      outcome,
+      ...(ended.phase ? { phase: ended.phase } : {}),
+      ...(error ? { error } : {}),
+      endedAt: Date.now(),
+    });
+    this.trimEnded();
+    this.actor.send({ type: 'SESSION_FINISHED', sessionId: h.id });
+  }
+
+  /** Keeps the ended record to its bounds: the last `endedMemory` sessions, none older than 10 minutes. */
+  private trimEnded(): void {
+    const memory = Math.min(this.o.endedMemory ?? ENDED_RECORD_LIMIT, ENDED_RECORD_LIMIT);
+    const oldest = Date.now() - ENDED_KEEP_MS;
+    for (const [key, e] of this.ended) {
+      if (this.ended.size <= memory && e.endedAt >= oldest) break;
       this.ended.delete(key);
     }
-    this.actor.send({ type: 'SESSION_FINISHED', sessionId: h.id });
+  }
+
+  /** The recorded ends at or after `since`, oldest first. */
+  private endedSince(since: number): EndedSession[] {
+    this.trimEnded();
+    return [...this.ended.values()].filter((e) => e.endedAt >= since);
   }
 
   private heartbeat(): void {
     const { bus, workerId } = this.o;
     const snap = this.actor.getSnapshot().context;
+    const recent = this.endedSince(
+      Math.min(Date.now() - ENDED_IN_BEATS * this.heartbeatMs, this.linkDownAt ?? Number.POSITIVE_INFINITY),
+    );
     this.publish(
       bus.make('heartbeat', {
         worker: workerId,
@@ -336,6 +381,7 @@ export class WorkerService {
         prewarm: { ...this.prewarmInfo, ...(this.o.vadLoads ? { vadLoads: this.o.vadLoads() } : {}) },
         sessions: [...this.sessions.values()].map((h) => h.summary()),
         rejected: { ...bus.rejected } as Record<string, number>,
+        ...(recent.length > 0 ? { ended: recent } : {}),
       }),
     );
   }
