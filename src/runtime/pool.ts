@@ -34,6 +34,8 @@ export interface PoolOptions extends PoolSinkOptions {
   natsAuth?: Partial<NodeConnectionOptions>;
   /** Extra environment for local workers (e.g. OPENRTC_LOG_LEVEL, NATS_* credentials). */
   workerEnv?: NodeJS.ProcessEnv;
+  /** Where local workers' stdout and stderr go; absent: this process's stderr. */
+  workerOutput?: (chunk: Buffer) => void;
   /** Take jobs from a LiveKit server as an agent worker (docs/livekit.md); absent: no LiveKit. */
   livekit?: LiveKitOptions;
 }
@@ -118,6 +120,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
         args: workerArgs(id),
         log,
         ...(opts.workerEnv ? { env: opts.workerEnv } : {}),
+        ...(opts.workerOutput ? { output: opts.workerOutput } : {}),
         onExit: (e) => service.workerExited(e.worker, e.pid, e.code, e.signal),
       }),
     killWorker: (id, signal) => spawner.kill(id, signal),

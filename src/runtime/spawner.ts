@@ -18,6 +18,11 @@ export interface SpawnWorkerOptions {
   env?: NodeJS.ProcessEnv;
   log: Logger;
   onExit: (exit: WorkerExit) => void;
+  /**
+   * Where the worker's stdout and stderr go. Absent: straight to our stderr (the file descriptor
+   * is inherited, so a worker outlives us without a broken pipe). Tests collect it per test.
+   */
+  output?: (chunk: Buffer) => void;
 }
 
 /**
@@ -31,9 +36,13 @@ export class ProcessSpawner {
     const child = spawn(process.execPath, [OPENRTC_BIN, 'worker', ...opts.args], {
       // Both of the worker's streams go to our stderr: agents-js logs to stdout, and our stdout is
       // for command output (`--json`, one-line benchmarks).
-      stdio: ['ignore', 2, 2],
+      stdio: opts.output ? ['ignore', 'pipe', 'pipe'] : ['ignore', 2, 2],
       env: { ...process.env, ...opts.env },
     });
+    if (opts.output) {
+      child.stdout?.on('data', opts.output);
+      child.stderr?.on('data', opts.output);
+    }
     const pid = child.pid ?? -1;
     this.children.set(opts.worker, child);
     child.once('exit', (code, signal) => {

@@ -2,6 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { PoolClient } from '../../src/runtime/client.ts';
 import { type PoolHandle, type PoolOptions, startPool } from '../../src/runtime/pool.ts';
 import { captureLog } from './log.ts';
+import { testOutput } from './output.ts';
 import { waitFor } from './wait.ts';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -29,11 +30,14 @@ export async function startTestPool(nats: string, opts: Partial<PoolOptions> = {
     workers: 2,
     capacity: 10,
     drainTimeoutMs: 5000,
-    heartbeatMs: 250,
+    // The production heartbeat; only tests about heartbeats shorten it, and say why.
+    heartbeatMs: 1000,
     pretty: false,
     log,
+    workerOutput: (chunk) => testOutput.write(chunk),
     workerEnv: {
-      OPENRTC_LOG_LEVEL: process.env.OPENRTC_TEST_WORKER_LOG ?? 'warn',
+      // Kept in the test's output buffer, shown only if the test fails.
+      OPENRTC_LOG_LEVEL: process.env.OPENRTC_TEST_WORKER_LOG ?? 'info',
       // agents-js warns that fast-fed VAD runs "slower than realtime"; in tests that is the point.
       OPENRTC_AGENTS_LOG_LEVEL: process.env.OPENRTC_TEST_AGENTS_LOG ?? 'error',
     },
@@ -55,8 +59,9 @@ export async function startTestPool(nats: string, opts: Partial<PoolOptions> = {
 export async function readyWorkers(client: PoolClient, n: number, timeoutMs = 30_000) {
   return waitFor(
     `${n} ready workers`,
-    async () => {
+    async (note) => {
       const s = await client.status(1000);
+      note(s.workers.map((w) => `${w.worker}:${w.state}`));
       const ready = s.workers.filter((w) => w.state === 'ready');
       return ready.length >= n ? ready : undefined;
     },
@@ -78,8 +83,13 @@ export async function sessionsReach(
   const ok = typeof state === 'string' ? (x: { state: string }) => x.state === state : state;
   return waitFor(
     `${sessions.length} session(s) ${typeof state === 'string' ? state : 'matching'}`,
-    async () => {
+    async (note) => {
       const s = await client.status(1000);
+      note(
+        sessions.map(
+          (p) => `${p.session}:${s.sessions.find((y) => y.session === p.session)?.state ?? 'unknown'}`,
+        ),
+      );
       return sessions.every((p) => {
         const x = s.sessions.find((y) => y.session === p.session);
         return x !== undefined && ok(x);

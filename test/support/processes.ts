@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterEach } from 'vitest';
 import { OPENRTC_BIN } from '../../src/runtime/spawner.ts';
+import { testOutput } from './output.ts';
 
 export type OpenrtcProcess = ChildProcess & { output: () => string };
 
@@ -19,12 +20,13 @@ export function useOpenrtc(env: NodeJS.ProcessEnv = {}): (args: string[]) => Ope
       env: { ...process.env, OPENRTC_LOG_LEVEL: 'info', OPENRTC_AGENTS_LOG_LEVEL: 'error', ...env },
     });
     let out = '';
-    child.stdout?.on('data', (d) => {
+    // Kept for the test's assertions, and in its output buffer (printed if the test fails).
+    const keep = (d: Buffer) => {
       out += d;
-    });
-    child.stderr?.on('data', (d) => {
-      out += d;
-    });
+      testOutput.write(d);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     children.push(child);
     return Object.assign(child, { output: () => out });
   };

@@ -21,14 +21,25 @@ function flush(title: string): void {
   if (out) realStderrWrite(`\n──── output of ${title} ────\n${out}${out.endsWith('\n') ? '' : '\n'}────\n`);
 }
 
+let failedInFile = false;
+
 afterEach((ctx) => {
-  if (ctx.task.result?.state === 'fail') flush(`"${ctx.task.name}" (failed)`);
-  else testOutput.take();
+  if (ctx.task.result?.state === 'fail') {
+    failedInFile = true;
+    flush(`"${ctx.task.name}" (failed)`);
+  } else testOutput.take();
 });
 
-afterAll((suite) => {
-  // Output after the last test (teardown) matters only if something in the file failed.
-  const failed = suite.tasks?.some((t) => t.result?.state === 'fail');
-  if (failed) flush(`${suite.name} (teardown)`);
+interface TaskLike {
+  result?: { state?: string };
+  tasks?: TaskLike[];
+}
+const anyFailed = (t: TaskLike): boolean =>
+  t.result?.state === 'fail' || (t.tasks ?? []).some((c) => anyFailed(c));
+
+// biome-ignore lint/correctness/noEmptyPattern: vitest reads a hook's first parameter as its fixtures.
+afterAll(({}, file) => {
+  // Output after the last test matters only if something in the file failed (a test or a hook).
+  if (failedInFile || anyFailed(file as TaskLike)) flush('a failed hook or teardown');
   else testOutput.take();
 });

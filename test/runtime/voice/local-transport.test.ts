@@ -4,10 +4,11 @@ import { join } from 'node:path';
 import { ReadableStream } from 'node:stream/web';
 import { voice } from '@livekit/agents';
 import { AudioFrame } from '@livekit/rtc-node';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LocalAudioSink, LocalAudioSource } from '../../../src/runtime/voice/local-transport.ts';
 import { loadSharedVad } from '../../../src/runtime/voice/vad.ts';
 import { parseWav, readWavMono16k } from '../../../src/runtime/voice/wav.ts';
+import { waitFor } from '../../support/wait.ts';
 import { AUDIO } from './helpers.ts';
 
 let dir: string;
@@ -86,21 +87,36 @@ describe('LocalAudioSource', () => {
 
   it('in fast mode stays at most maxLeadMs ahead of what the consumer processed', async () => {
     let processed = 0;
+    let asks = 0;
     const source = await LocalAudioSource.open(
       { kind: 'wav', path: AUDIO.restaurant, realtime: false },
-      { processedMs: () => processed, maxLeadMs: 200 },
+      {
+        processedMs: () => {
+          asks += 1;
+          return processed;
+        },
+        maxLeadMs: 200,
+      },
     );
     source.start();
     const reader = source.stream.getReader();
     const pump = (async () => {
       while (true) if ((await reader.read()).done) break;
     })();
-    await new Promise((r) => setTimeout(r, 100));
+    /** Waits until the feeder has fed `ms` and then asked for progress 3 more times: it is holding. */
+    const holdsAt = async (ms: number) => {
+      let asksThere: number | undefined;
+      await waitFor(`the feeder holding at ${ms} ms`, (note) => {
+        note({ fedMs: source.fedMs, asks });
+        if (source.fedMs < ms) return false;
+        asksThere ??= asks;
+        return asks >= asksThere + 3;
+      });
+    };
+    await holdsAt(200);
     expect(source.fedMs).toBeLessThanOrEqual(220);
-    expect(source.fedMs).toBeGreaterThanOrEqual(200);
     processed = 1000;
-    await new Promise((r) => setTimeout(r, 100));
-    expect(source.fedMs).toBeGreaterThanOrEqual(1200);
+    await holdsAt(1200);
     expect(source.fedMs).toBeLessThanOrEqual(1220);
     processed = Number.POSITIVE_INFINITY;
     expect(await source.ended).toBe('ended');
@@ -137,30 +153,45 @@ describe('LocalAudioSink', () => {
     expect(sink.audioMs).toBeCloseTo(40, 6);
   });
 
-  it('plays a segment for its duration in real time, and pause() holds it', async () => {
-    const sink = new LocalAudioSink({ kind: 'discard' }, { realtime: true });
-    const started = performance.now();
-    await sink.captureFrame(frame(100));
-    sink.flush();
-    sink.pause();
-    await new Promise((r) => setTimeout(r, 100));
-    sink.resume();
-    const ev = await sink.waitForPlayout();
-    expect(ev).toEqual({ playbackPosition: 0.1, interrupted: false });
-    expect(performance.now() - started).toBeGreaterThanOrEqual(190);
-  });
+  // Playout timing runs on vitest's fake clock (Date and timers): exact, and immune to a busy CPU.
+  const onFakeClock = async (body: () => Promise<void>) => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      await body();
+    } finally {
+      vi.useRealTimers();
+    }
+  };
 
-  it('clearBuffer() interrupts what is playing and reports how much played', async () => {
-    const sink = new LocalAudioSink({ kind: 'discard' }, { realtime: true });
-    await sink.captureFrame(frame(1000));
-    sink.flush();
-    await new Promise((r) => setTimeout(r, 50));
-    sink.clearBuffer();
-    const ev = await sink.waitForPlayout();
-    expect(ev.interrupted).toBe(true);
-    expect(ev.playbackPosition).toBeGreaterThan(0.03);
-    expect(ev.playbackPosition).toBeLessThan(0.9);
-  });
+  it('plays a segment for its duration in real time, and pause() holds it', () =>
+    onFakeClock(async () => {
+      const sink = new LocalAudioSink({ kind: 'discard' }, { realtime: true });
+      const finished: voice.PlaybackFinishedEvent[] = [];
+      sink.on(voice.AudioOutput.EVENT_PLAYBACK_FINISHED, (ev) => finished.push(ev));
+      const started = Date.now();
+      await sink.captureFrame(frame(100));
+      sink.flush();
+      sink.pause();
+      await vi.advanceTimersByTimeAsync(500);
+      expect(finished).toEqual([]);
+      sink.resume();
+      await vi.advanceTimersByTimeAsync(99);
+      expect(finished).toEqual([]);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(finished).toEqual([{ playbackPosition: 0.1, interrupted: false }]);
+      expect(Date.now() - started).toBe(600);
+    }));
+
+  it('clearBuffer() interrupts what is playing and reports how much played', () =>
+    onFakeClock(async () => {
+      const sink = new LocalAudioSink({ kind: 'discard' }, { realtime: true });
+      await sink.captureFrame(frame(1000));
+      sink.flush();
+      await vi.advanceTimersByTimeAsync(250);
+      sink.clearBuffer();
+      const ev = await sink.waitForPlayout();
+      expect(ev).toEqual({ playbackPosition: 0.25, interrupted: true });
+    }));
 
   it('clearBuffer() while a segment is still being captured ends that segment', async () => {
     const sink = new LocalAudioSink({ kind: 'discard' }, { realtime: true });
@@ -230,8 +261,10 @@ describe('the local transport in a real AgentSession', () => {
     const { session, source, sink } = await startSession(join(dir, 'interrupted.wav'), true);
     const speech = await readWavMono16k(AUDIO.restaurant);
     const handle = session.say('A long announcement.', { audio: audioStream(speech) });
-    await new Promise((r) => setTimeout(r, 300));
-    expect(session.agentState).toBe('speaking');
+    await waitFor('the agent speaking', (note) => {
+      note(session.agentState);
+      return session.agentState === 'speaking';
+    });
     await session.interrupt().await;
     await handle.waitForPlayout();
     expect(handle.interrupted).toBe(true);
