@@ -5,9 +5,8 @@ import { defineConfig } from 'vitest/config';
  * `unit`: pure and in-process tests: no nats-server, no child process, no browser. They run in
  * parallel. `integration`: every other test file.
  */
-const UNIT_DIRS = ['test/actors/', 'test/protocol/'];
+const UNIT_DIRS = ['test/actors/', 'test/protocol/', 'test/bench/'];
 const UNIT_FILES = new Set([
-  'test/bench/capacity-logic.test.ts',
   'test/inspect/history.test.ts',
   'test/inspect/view.test.ts',
   'test/livekit/cli-options.test.ts',

@@ -1,11 +1,13 @@
 /**
  * The benchmark suite: density, capacity, dispatch, failover and protocol, one after another, each
  * in its own process. Prints their five JSON lines on stdout (their logs go to stderr); arguments
- * (`--quick`, `--smoke`) pass through. Exits non-zero if any benchmark failed.
+ * (`--quick`, `--smoke`) pass through. Exits non-zero if any benchmark failed or its line lacks a
+ * field it must report (bench/lib/fields.ts). CI runs `npm run bench -- --smoke`.
  *
  *   npm run bench [-- --quick]
  */
 import { spawn } from 'node:child_process';
+import { resultProblems } from './lib/fields.ts';
 import { benchMode } from './lib/mode.ts';
 import { ROOT, writeDoc } from './lib/report.ts';
 import { summaryDoc } from './lib/summary-doc.ts';
@@ -51,6 +53,11 @@ for (const name of BENCHES) {
     `[bench] ${name} ${code === 0 ? 'done' : `FAILED (exit ${code})`} in ${Math.round((Date.now() - started) / 1000)} s\n`,
   );
   if (code !== 0) failed += 1;
+  else {
+    const problems = resultProblems(name, stdout);
+    for (const p of problems) process.stderr.write(`[bench] ${p}\n`);
+    if (problems.length) failed += 1;
+  }
 }
 if (!failed && benchMode() === 'full') {
   const path = writeDoc('full', 'README', summaryDoc(results));
