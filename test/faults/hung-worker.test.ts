@@ -10,7 +10,9 @@ const nats = useNatsServer();
 describe('a hung worker (SIGSTOP past the heartbeat timeout)', () => {
   let t: TestPool;
   beforeAll(async () => {
-    t = await startTestPool(nats.url, { capacity: 4, heartbeatMs: 250 });
+    // The production heartbeat: a shorter one would detect a hang sooner, but on a busy machine it
+    // also declares healthy workers lost. Detection takes missedHeartbeats × 1000 ms here.
+    t = await startTestPool(nats.url, { capacity: 4 });
     await readyWorkers(t.client, 2);
   }, 60_000);
   afterAll(async () => {
@@ -69,7 +71,7 @@ describe('a hung remote worker that wakes up (SIGSTOP, then SIGCONT)', () => {
   const openrtc = useOpenrtc();
   it('is fenced: whatever the stale incarnation sends is ignored, it is told to shut down, and the pool state stays right', async () => {
     const pool = 'fence';
-    const t = await startTestPool(nats.url, { pool, workers: 0, heartbeatMs: 250 });
+    const t = await startTestPool(nats.url, { pool, workers: 0 });
     try {
       const remote = openrtc([
         'worker',

@@ -10,7 +10,7 @@ const nats = useNatsServer();
 describe('nats-server outages mid-load', () => {
   let t: TestPool;
   beforeAll(async () => {
-    t = await startTestPool(nats.url, { capacity: 4, heartbeatMs: 250 });
+    t = await startTestPool(nats.url, { capacity: 4 });
     await readyWorkers(t.client, 2);
   }, 60_000);
   afterAll(async () => {
@@ -38,7 +38,9 @@ describe('nats-server outages mid-load', () => {
       const failedAfterMs = Date.now() - tried;
       expect(err).toBeInstanceOf(RequestFailedError);
       expect((err as RequestFailedError).error.code).toBe('nats_unavailable');
-      expect(failedAfterMs).toBeLessThan(1000);
+      // Fails at once rather than waiting out its 5000 ms timeout; the bound leaves room for a busy CPU.
+      expect(failedAfterMs).toBeLessThan(2500);
+      // The outage itself lasts outageMs: the scenario, not a wait for something to happen.
       await new Promise((r) => setTimeout(r, outageMs));
       const back = Date.now();
       await nats.server.start();

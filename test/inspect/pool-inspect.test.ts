@@ -42,7 +42,7 @@ describe('inspecting a pool run by `openrtc start` (real supervisor, 2 worker pr
         OPENRTC_BIN,
         'start',
         EXAMPLE_AGENTS,
-        ...['--nats', nats.url, '--pool', pool, '--workers', '2', '--heartbeat', '250'],
+        ...['--nats', nats.url, '--pool', pool, '--workers', '2'],
         ...['--drain-timeout', '3000', '--metrics-jsonl', jsonl, '--metrics-port', '0'],
       ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OPENRTC_LOG_LEVEL: 'debug' } },
