@@ -4,7 +4,7 @@
  * `vad.stream()`s of one model fed the same audio (no AgentSession, no runtime).
  * Sustaining: event loop delay p99 ≤ 20 ms (monitorEventLoopDelay inside the process), every stream
  * hears speech, and none reports it later than a real-time VAD would (see capacity/verdict.ts).
- * Prints one JSON line; in full mode writes docs/benchmarks/capacity.md.
+ * Prints one JSON line; a full run with `--write-docs` writes docs/benchmarks/capacity.md.
  *
  *   npm run bench:capacity [-- --quick | --smoke]
  */

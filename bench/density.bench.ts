@@ -2,7 +2,7 @@
  * density: memory per voice session. Pool side: N sessions in ONE worker process of a real pool,
  * sharing one Silero model, on real-time speech (the bundled WAVs, looped). Baseline, in the same
  * run: agents-js's own AgentServer with N prewarmed job processes (prewarm loads Silero).
- * Prints one JSON line; in full mode writes docs/benchmarks/density.md.
+ * Prints one JSON line; a full run with `--write-docs` writes docs/benchmarks/density.md.
  *
  *   npm run bench:density [-- --quick | --smoke]
  */

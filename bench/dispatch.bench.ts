@@ -4,7 +4,7 @@
  * workers, local transport with a short silence input, offline providers; a few in flight at a
  * time. Baseline, in the same run: agents-js's cold path, fork → initializeResponse of a job
  * process whose prewarm loads Silero, timed inside agents-js's real AgentServer/ProcPool.
- * Prints one JSON line; in full mode writes docs/benchmarks/dispatch.md.
+ * Prints one JSON line; a full run with `--write-docs` writes docs/benchmarks/dispatch.md.
  *
  *   npm run bench:dispatch [-- --quick | --smoke]
  */

@@ -4,7 +4,7 @@
  *  - ready_ms: the replacement worker reports `ready` (restart backoff and Silero prewarm included);
  *  - whether a dispatch placed right after the kill reaches `active`.
  * Each run is a fresh pool (default restart policy, so every kill is a first failure).
- * Prints one JSON line; in full mode writes docs/benchmarks/failover.md.
+ * Prints one JSON line; a full run with `--write-docs` writes docs/benchmarks/failover.md.
  *
  *   npm run bench:failover [-- --quick | --smoke]
  */

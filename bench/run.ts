@@ -61,6 +61,6 @@ for (const name of BENCHES) {
 }
 if (!failed && benchMode() === 'full') {
   const path = writeDoc('full', 'README', summaryDoc(results));
-  process.stderr.write(`[bench] summary written to ${path}\n`);
+  if (path) process.stderr.write(`[bench] summary written to ${path}\n`);
 }
 process.exit(failed ? 1 : 0);

@@ -1,8 +1,9 @@
 /**
  * How big a benchmark run is:
- *  - full:  the published figures; writes docs/benchmarks/<name>.md;
- *  - quick: `--quick`, under 60 s per benchmark on 2 cores, writes nothing;
- *  - smoke: `--smoke`, the tiniest run that still exercises every part (the smoke test uses it).
+ *  - full:  the published figures; with `--write-docs` it writes docs/benchmarks/<name>.md;
+ *  - quick: `--quick`, under 60 s per benchmark on 2 cores;
+ *  - smoke: `--smoke`, the tiniest run that still exercises every part (CI runs it).
+ * Only a full run with `--write-docs` writes a tracked file.
  */
 export type Mode = 'full' | 'quick' | 'smoke';
 

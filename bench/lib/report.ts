@@ -31,9 +31,12 @@ export function emit(result: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
-/** Writes docs/benchmarks/<name>.md, in full mode only; returns the path written, if any. */
+/**
+ * Writes docs/benchmarks/<name>.md, only for a full run asked to (`--write-docs`): any other run
+ * leaves `git status` clean. Returns the path written, if any.
+ */
 export function writeDoc(mode: Mode, name: string, markdown: string): string | undefined {
-  if (mode !== 'full') return undefined;
+  if (mode !== 'full' || !process.argv.includes('--write-docs')) return undefined;
   const path = `${ROOT}docs/benchmarks/${name}.md`;
   writeFileSync(path, markdown);
   return path;
