@@ -94,7 +94,7 @@ async function main(): Promise<number> {
         `${ms()}  ${row.worker}/pid ${row.pid}  ${row.agent.padEnd(10)} ${row.session}  VAD: user speech ${m.kind} at ${(m.atMs / 1000).toFixed(2)} s`,
       );
     });
-    await client.bus.nc.flush();
+    await client.bus.flush();
 
     for (let i = 0; i < PER_AGENT; i++) {
       for (const agent of pool.registry) {

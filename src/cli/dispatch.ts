@@ -45,7 +45,7 @@ export async function dispatchCommand(flags: DispatchFlags): Promise<number> {
           ),
         )
       : undefined;
-    if (follow) await client.bus.nc.flush();
+    if (follow) await client.bus.flush();
     const body: DispatchBody = {
       job: {
         id: flags.jobId ?? randomUUID(),

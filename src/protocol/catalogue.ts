@@ -87,3 +87,28 @@ export const DIRECTION_OF = Object.fromEntries(
 
 /** Types any protocol version can read: they carry the negotiation itself. */
 export const VERSION_INDEPENDENT: ReadonlySet<MessageType> = new Set(['hello', 'error', 'supervisor.up']);
+
+/**
+ * The replies each request type can get besides an `error` (which every request can get). A bus
+ * request returns one of these, typed by the request; anything else is refused as invalid.
+ */
+export const REPLIES = {
+  hello: ['welcome'],
+  'session.start': ['ack'],
+  'session.cancel': ['ack'],
+  drain: ['ack'],
+  shutdown: ['ack'],
+  dispatch: ['dispatch.ok'],
+  status: ['status.ok'],
+  history: ['history.ok'],
+} as const satisfies { [T in MessageType]?: readonly Exclude<Reply['type'], 'error'>[] };
+export type RequestType = keyof typeof REPLIES;
+/** A message that is sent as a request and answered. */
+export type RequestMessage = MessageOf<RequestType>;
+/** The reply a request of type `T` gets when it succeeds. */
+export type ReplyOf<T extends RequestType> = MessageOf<(typeof REPLIES)[T][number]>;
+
+/** Whether `reply` answers a request of type `request` (an `error` reply always does). */
+export function isReplyTo(request: RequestType, reply: Reply): boolean {
+  return reply.type === 'error' || (REPLIES[request] as readonly string[]).includes(reply.type);
+}

@@ -1,4 +1,4 @@
-import type { ErrorCode, ErrorData } from './common.ts';
+import { ERROR_CODES, type ErrorCode, type ErrorData } from './common.ts';
 
 /** Why a message was refused. Also the key of the rejection counters in heartbeats and status. */
 export type RejectReason =
@@ -32,11 +32,24 @@ export class ProtocolError extends Error {
   }
 }
 
-/** Converts anything thrown into wire data. Unknown values never leak their internals. */
+const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
+
+/**
+ * Converts anything thrown into wire data; the one place that does. A value that carries a known
+ * error `code` (ErrorData, a typed error) keeps it; anything else gets `code` and a readable
+ * message. Unknown values never leak their internals.
+ */
 export function toErrorData(err: unknown, code: ErrorCode = 'internal'): ErrorData {
   if (err instanceof ProtocolError) return err.toData();
-  if (err instanceof Error) return { code, message: err.message || err.name };
-  return { code, message: typeof err === 'string' ? err : 'unknown error' };
+  if (typeof err === 'object' && err !== null) {
+    const { code: own, message } = err as { code?: unknown; message?: unknown };
+    const text = typeof message === 'string' && message !== '' ? message : undefined;
+    if (typeof own === 'string' && CODES.has(own)) return { code: own as ErrorCode, message: text ?? own };
+    return { code, message: text ?? (err instanceof Error ? err.name : 'unknown error') };
+  }
+  if (typeof err === 'string' && err !== '') return { code, message: err };
+  if (typeof err === 'number' || typeof err === 'boolean') return { code, message: String(err) };
+  return { code, message: err === undefined ? 'no reason given' : 'unknown error' };
 }
 
 /** Formats a property path as `a.b[2].c`; the empty path is `(root)`. */

@@ -1,11 +1,5 @@
 import type { NodeConnectionOptions, Subscription } from '@nats-io/transport-node';
-import {
-  type ClientRequest,
-  FINAL_SESSION_STATES,
-  type MessageOf,
-  type SessionState,
-  subjects,
-} from '../protocol/index.ts';
+import { FINAL_SESSION_STATES, type MessageOf, type SessionState, subjects } from '../protocol/index.ts';
 import type { Logger } from './logger.ts';
 import { natsInboxPrefix } from './nats/auth.ts';
 import { Bus } from './nats/bus.ts';
@@ -52,12 +46,12 @@ export class PoolClient {
     return subjects(this.pool);
   }
 
-  async dispatch(body: DispatchBody, timeoutMs = 5000): Promise<MessageOf<'dispatch.ok'>> {
-    return (await this.request(this.bus.make('dispatch', body), timeoutMs)) as MessageOf<'dispatch.ok'>;
+  dispatch(body: DispatchBody, timeoutMs = 5000): Promise<MessageOf<'dispatch.ok'>> {
+    return this.bus.request(this.subjects.dispatch, this.bus.make('dispatch', body), timeoutMs);
   }
 
-  async status(timeoutMs = 5000): Promise<MessageOf<'status.ok'>> {
-    return (await this.request(this.bus.make('status', {}), timeoutMs)) as MessageOf<'status.ok'>;
+  status(timeoutMs = 5000): Promise<MessageOf<'status.ok'>> {
+    return this.bus.request(this.subjects.status, this.bus.make('status', {}), timeoutMs);
   }
 
   /**
@@ -112,10 +106,5 @@ export class PoolClient {
 
   async close(): Promise<void> {
     await this.bus.close();
-  }
-
-  private request(msg: ClientRequest, timeoutMs: number) {
-    const subject = msg.type === 'dispatch' ? this.subjects.dispatch : this.subjects.status;
-    return this.bus.request(subject, msg, timeoutMs);
   }
 }

@@ -47,7 +47,7 @@ const encodeRuns: number[] = [];
 for (let round = 0; round < 9; round++) {
   let t = performance.now();
   for (let i = 1; i <= N; i++) bus.publish(s.inspect('w1'), bus.make('inspect', body(i)));
-  await bus.nc.flush();
+  await bus.flush();
   publishRuns.push(((performance.now() - t) * 1000) / N);
   t = performance.now();
   for (let i = 0; i < N; i++) encode(sample);

@@ -22,7 +22,7 @@ describe('a pool of a supervisor and 2 worker processes over a real nats-server'
       [0, 1, 2, 3].map(async (i) => {
         const seen: string[] = [];
         const follow = t.client.follow((tr) => seen.push(tr.to));
-        await t.client.bus.nc.flush();
+        await t.client.bus.flush();
         const ok = await t.client.dispatch({
           agent: i % 2 ? 'dental' : 'restaurant',
           audio: { kind: 'wav', path: i % 2 ? AUDIO.dental : AUDIO.restaurant, realtime: false },

@@ -53,7 +53,7 @@ describe('a locked-down pool', () => {
   it('serves a dispatch end to end with every process on its own credentials, and no secret reaches the logs', async () => {
     await readyWorkers(client, 1);
     const follow = client.follow(() => {});
-    await client.bus.nc.flush();
+    await client.bus.flush();
     const ok = await client.dispatch({
       agent: 'dental',
       audio: { kind: 'wav', path: AUDIO.dental, realtime: false },

@@ -55,7 +55,7 @@ export class NatsInspectSource implements InspectSource {
 
   /** Resolves once the server has registered every subscription made so far. */
   async flush(): Promise<void> {
-    await this.client.bus.nc.flush();
+    await this.client.bus.flush();
   }
 
   status(timeoutMs = 3000): Promise<StatusReply> {
@@ -65,7 +65,6 @@ export class NatsInspectSource implements InspectSource {
   async history(session: string, timeoutMs = 3000): Promise<SessionHistory> {
     const { bus, subjects } = this.client;
     const reply = await bus.request(subjects.history, bus.make('history', { session }), timeoutMs);
-    if (reply.type !== 'history.ok') throw new Error(`expected history.ok, got ${reply.type}`);
     return {
       session: reply.session,
       worker: reply.worker,

@@ -3,10 +3,8 @@ import {
   type Msg,
   type NatsConnection,
   type NodeConnectionOptions,
-  NoRespondersError,
-  RequestError,
+  errors as nats,
   type Subscription,
-  TimeoutError,
 } from '@nats-io/transport-node';
 import {
   type CodecOptions,
@@ -14,16 +12,36 @@ import {
   type ErrorData,
   encode,
   envelope,
+  isReplyTo,
   type Message,
   type MessageOf,
   type MessageType,
-  type ProtocolError,
+  ProtocolError,
   type RejectReason,
   type Reply,
+  type ReplyOf,
+  type RequestMessage,
   toErrorData,
 } from '../../protocol/index.ts';
 import { LogLimiter } from '../log-limiter.ts';
 import type { Logger } from '../logger.ts';
+import {
+  ErrorReplyError,
+  InvalidMessageError,
+  NatsUnavailableError,
+  NoRespondersError,
+  RequestFailedError,
+  RequestTimeoutError,
+} from './errors.ts';
+
+export {
+  ErrorReplyError,
+  InvalidMessageError,
+  NatsUnavailableError,
+  NoRespondersError,
+  RequestFailedError,
+  RequestTimeoutError,
+} from './errors.ts';
 
 export interface BusOptions extends CodecOptions {
   /** nats://host:port, or several comma-separated. */
@@ -35,18 +53,15 @@ export interface BusOptions extends CodecOptions {
   log: Logger;
   /** Extra nats.js options: credentials, TLS. */
   connect?: Partial<NodeConnectionOptions>;
+  /**
+   * Throw when an outgoing message fails to encode, instead of only counting and logging it.
+   * Default: on under vitest (`VITEST` is set), so a test cannot pass on a message never sent.
+   */
+  strict?: boolean;
 }
 
-/** A request that got no usable answer: no responder, a timeout, or an error reply. */
-export class RequestFailedError extends Error {
-  override readonly name = 'RequestFailedError';
-  constructor(
-    readonly subject: string,
-    readonly error: ErrorData,
-  ) {
-    super(`${subject}: ${error.message}`);
-  }
-}
+/** Key of `rejected` that counts this process's own messages the codec refused to send. */
+export const ENCODE_FAILED = 'encode_failed';
 
 export type Handler = (msg: Message, raw: Msg) => void | Reply | Promise<void | Reply>;
 
@@ -55,15 +70,19 @@ export type Handler = (msg: Message, raw: Msg) => void | Reply | Promise<void | 
  * logged with its reason and counted; a handler that throws answers a request with an error reply.
  */
 export class Bus {
-  readonly rejected: Partial<Record<RejectReason, number>> = {};
+  /** Messages refused, by reason: incoming ones by the decoder, outgoing ones as `encode_failed`. */
+  readonly rejected: Partial<Record<RejectReason | typeof ENCODE_FAILED, number>> = {};
   private linkUp = true;
   /** Every rejection is counted; only a few per reason are logged. */
   private readonly rejectLog = new LogLimiter();
   private readonly linkListeners = new Set<(up: boolean) => void>();
+  private readonly strict: boolean;
   private constructor(
-    readonly nc: NatsConnection,
+    private readonly nc: NatsConnection,
     private readonly opts: BusOptions,
-  ) {}
+  ) {
+    this.strict = opts.strict ?? process.env.VITEST !== undefined;
+  }
 
   static async connect(opts: BusOptions): Promise<Bus> {
     const nc = await connect({
@@ -95,8 +114,10 @@ export class Bus {
 
   /** Fire-and-forget publish. Messages published while disconnected are lost: callers must not care. */
   publish(subject: string, msg: Message): void {
+    const data = this.encode(msg, subject);
+    if (!data) return;
     try {
-      this.nc.publish(subject, encode(msg, this.opts));
+      this.nc.publish(subject, data);
     } catch (err) {
       this.log.error({ err: toErrorData(err), subject, type: msg.type }, 'publish failed');
     }
@@ -114,30 +135,48 @@ export class Bus {
   }
 
   /**
-   * Request/reply. Resolves with the reply; an error reply, timeout or no responder rejects.
-   * While the link is down it rejects at once (`nats_unavailable`) instead of waiting out the timeout.
+   * Request/reply. Resolves with the reply to this request type (REPLIES in the catalogue). Rejects
+   * with a RequestFailedError subclass: ErrorReplyError for an `error` reply, RequestTimeoutError,
+   * NoRespondersError, InvalidMessageError for a reply that is not one, and NatsUnavailableError at
+   * once while the link is down (instead of waiting out the timeout).
    */
-  async request(subject: string, msg: Message, timeoutMs: number): Promise<Reply> {
-    if (!this.linkUp) {
-      throw new RequestFailedError(subject, {
-        code: 'nats_unavailable',
-        message: `NATS connection is down (reconnecting); ${msg.type} to ${subject} was not sent`,
-      });
+  async request<M extends RequestMessage>(
+    subject: string,
+    msg: M,
+    timeoutMs: number,
+  ): Promise<ReplyOf<M['type']>> {
+    const operation: M['type'] = msg.type;
+    if (!this.linkUp) throw new NatsUnavailableError(operation, subject);
+    let data: Uint8Array;
+    try {
+      data = encode(msg, this.opts);
+    } catch (err) {
+      this.countEncodeFailure(err, subject, msg.type);
+      throw new InvalidMessageError(operation, subject, toErrorData(err), { cause: err });
     }
     let raw: Msg;
     try {
-      raw = await this.nc.request(subject, encode(msg, this.opts), { timeout: timeoutMs });
+      raw = await this.nc.request(subject, data, { timeout: timeoutMs });
     } catch (err) {
-      throw new RequestFailedError(subject, requestErrorData(err, subject, timeoutMs));
+      throw requestError(err, operation, subject, timeoutMs);
     }
     const result = decode(raw.data, raw.subject, this.opts);
     if (!result.ok) {
       this.count(result.error);
-      throw new RequestFailedError(subject, result.error.toData());
+      throw new InvalidMessageError(operation, subject, result.error.toData(), { cause: result.error });
     }
     const reply = result.message as Reply;
-    if (reply.type === 'error') throw new RequestFailedError(subject, reply.error);
-    return reply;
+    if (!isReplyTo(operation, reply)) {
+      const error = new ProtocolError('wrong_subject', `${reply.type} does not answer ${operation}`, {
+        subject: raw.subject,
+        messageType: reply.type,
+        path: 'type',
+      });
+      this.count(error);
+      throw new InvalidMessageError(operation, subject, error.toData(), { cause: error });
+    }
+    if (reply.type === 'error') throw new ErrorReplyError(operation, subject, reply.error);
+    return reply as ReplyOf<M['type']>;
   }
 
   /** Subscribes with decoding. A handler's returned reply answers the request. */
@@ -157,8 +196,10 @@ export class Bus {
   /** Answers a request message. */
   respond(raw: Msg, reply: Reply): void {
     if (!raw.reply) return;
+    const data = this.encode(reply, raw.subject);
+    if (!data) return;
     try {
-      raw.respond(encode(reply, this.opts));
+      raw.respond(data);
     } catch (err) {
       this.log.error({ err: toErrorData(err), subject: raw.subject, type: reply.type }, 'reply failed');
     }
@@ -168,9 +209,36 @@ export class Bus {
     this.respond(raw, this.make('error', ref ? { ref, error } : { error }));
   }
 
+  /** Resolves once nats-server has processed everything sent so far (subscriptions included). */
+  async flush(): Promise<void> {
+    await this.nc.flush();
+  }
+
+  /** Drains (pending messages are delivered, subscriptions end), then closes; idempotent. */
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
     await this.nc.drain().catch(() => this.nc.close());
+  }
+
+  /** Encodes an outgoing message; a refusal is counted and logged, and thrown when strict. */
+  private encode(msg: Message, subject: string): Uint8Array | undefined {
+    try {
+      return encode(msg, this.opts);
+    } catch (err) {
+      this.countEncodeFailure(err, subject, msg?.type);
+      if (this.strict) throw err;
+      return undefined;
+    }
+  }
+
+  private countEncodeFailure(err: unknown, subject: string, type: string | undefined): void {
+    this.rejected[ENCODE_FAILED] = (this.rejected[ENCODE_FAILED] ?? 0) + 1;
+    const { log, suppressed } = this.rejectLog.allow(ENCODE_FAILED);
+    if (!log) return;
+    this.log.error(
+      { err: toErrorData(err), subject, type, ...(suppressed ? { suppressed } : {}) },
+      'message not sent: it does not encode',
+    );
   }
 
   private async handle(raw: Msg, handler: Handler): Promise<void> {
@@ -195,8 +263,13 @@ export class Bus {
     const { log, suppressed } = this.rejectLog.allow(error.reason);
     if (!log) return;
     this.log.warn(
-      { reason: error.reason, ...error.context, ...(suppressed ? { suppressed } : {}) },
-      `rejected message: ${error.message.slice(0, 500)}`,
+      {
+        reason: error.reason,
+        ...error.context,
+        detail: error.message.slice(0, 500),
+        ...(suppressed ? { suppressed } : {}),
+      },
+      'rejected message',
     );
   }
 
@@ -215,18 +288,27 @@ export class Bus {
         } else if (s.type === 'reconnect') {
           this.log.info({ server: s.server }, 'nats reconnected');
           this.setLink(true);
+        } else if (s.type === 'error' && s.error instanceof nats.PermissionViolationError) {
+          // nats-server dropped what this process sent or refused a subscription: say so, once each.
+          const { operation, subject } = s.error;
+          this.log.warn({ operation, subject, err: toErrorData(s.error) }, 'nats permission violation');
         }
       }
     })().catch(() => {});
   }
 }
 
-function requestErrorData(err: unknown, subject: string, timeoutMs: number): ErrorData {
-  if (err instanceof NoRespondersError || (err instanceof RequestError && err.isNoResponders())) {
-    return { code: 'no_responders', message: `no one is listening on ${subject}` };
-  }
-  if (err instanceof TimeoutError || (err instanceof RequestError && /timeout/i.test(err.message))) {
-    return { code: 'timeout', message: `no reply on ${subject} within ${timeoutMs} ms` };
-  }
-  return toErrorData(err);
+/** The typed error of a failed nats.js request: timeouts and missing responders by their type. */
+function requestError(
+  err: unknown,
+  operation: RequestMessage['type'],
+  subject: string,
+  timeoutMs: number,
+): RequestFailedError {
+  const cause = err instanceof nats.RequestError && err.cause instanceof Error ? err.cause : err;
+  if (cause instanceof nats.NoRespondersError)
+    return new NoRespondersError(operation, subject, { cause: err });
+  if (cause instanceof nats.TimeoutError)
+    return new RequestTimeoutError(operation, subject, timeoutMs, { cause: err });
+  return new RequestFailedError(operation, subject, toErrorData(err), { cause: err });
 }

@@ -20,7 +20,7 @@ import { serveHistory } from '../inspect/history-service.ts';
 import { InspectPublisher } from '../inspect/publisher.ts';
 import { LogLimiter } from '../log-limiter.ts';
 import type { Logger } from '../logger.ts';
-import { type Bus, RequestFailedError } from '../nats/bus.ts';
+import { type Bus, NoRespondersError, RequestFailedError, RequestTimeoutError } from '../nats/bus.ts';
 import { Ledger } from './ledger.ts';
 import { buildStatus } from './status.ts';
 import type { DispatchBody, DispatchOutcome, SessionListener, SessionUpdate } from './types.ts';
@@ -481,8 +481,8 @@ export class SupervisorService {
         await this.o.bus.request(this.s.workerCmd(worker), msg, COMMAND_TIMEOUT_MS);
         return undefined;
       } catch (err) {
-        last = err instanceof RequestFailedError ? err.error : { code: 'internal', message: String(err) };
-        if (last.code !== 'timeout' && last.code !== 'no_responders') break;
+        last = err instanceof RequestFailedError ? err.error : toErrorData(err);
+        if (!(err instanceof RequestTimeoutError || err instanceof NoRespondersError)) break;
       }
     }
     this.log.warn({ worker, type: msg.type, err: last }, 'worker command failed');

@@ -1,4 +1,4 @@
-import type { AgentSpec } from '../../protocol/index.ts';
+import { type AgentSpec, toErrorData } from '../../protocol/index.ts';
 import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
 
@@ -13,16 +13,14 @@ export async function prewarmAgents(agents: readonly AgentSpec[], log: Logger): 
     try {
       ({ definition } = await loadAgentModule(spec.module));
     } catch (err) {
-      throw new Error(`agent '${spec.name}' (${spec.module}) failed at import: ${(err as Error).message}`);
+      throw new Error(`agent '${spec.name}' (${spec.module}) failed at import: ${toErrorData(err).message}`);
     }
     if (!definition.prewarm) continue;
     const started = performance.now();
     try {
       await definition.prewarm();
     } catch (err) {
-      throw new Error(
-        `agent '${spec.name}' (${spec.module}) failed at prewarm: ${err instanceof Error ? err.message : String(err)}`,
-      );
+      throw new Error(`agent '${spec.name}' (${spec.module}) failed at prewarm: ${toErrorData(err).message}`);
     }
     log.info({ agent: spec.name, ms: Math.round(performance.now() - started) }, 'agent prewarmed');
   }
