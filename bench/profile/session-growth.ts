@@ -7,6 +7,7 @@
  * being kept (agents-js readStream(), livekit/agents-js#2046).
  */
 import { fileURLToPath } from 'node:url';
+import { LocalSessionTransport } from '../../src/runtime/voice/local-session-transport.ts';
 import { VoiceSession } from '../../src/runtime/voice/session-runner.ts';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -19,11 +20,10 @@ for (let i = 0; i < n; i++) {
   const s = new VoiceSession({
     id: `g${i}`,
     agent,
-    transport: {
-      kind: 'local',
+    transport: new LocalSessionTransport({
       input: { kind: 'wav', path: `${root}assets/audio/restaurant.wav`, realtime: true, loops: 100 },
       output: { kind: 'discard' },
-    },
+    }),
   });
   await s.prewarm();
   await s.connect(1);

@@ -3,7 +3,8 @@ import { Room } from '@livekit/rtc-node';
 import { describe, expect, it } from 'vitest';
 import { defineAgent } from '../../src/runtime/agents/define.ts';
 import { closeOnLastParticipantLeft } from '../../src/runtime/livekit/room-driver.ts';
-import { LiveKitRoomSession } from '../../src/runtime/livekit/room-session.ts';
+import { RoomSessionTransport } from '../../src/runtime/livekit/room-session-transport.ts';
+import { VoiceSession } from '../../src/runtime/voice/session-runner.ts';
 import { loadSharedVad } from '../../src/runtime/voice/vad.ts';
 import { closedPortUrl, roomJob } from '../support/livekit-server-double.ts';
 
@@ -20,18 +21,14 @@ function recordingAgent(seen: JobContext[]) {
 
 function roomSession(id: string, room: string, url: string, seen: JobContext[]) {
   const job = roomJob(room);
-  const session = new LiveKitRoomSession({
-    id,
-    agent: recordingAgent(seen),
+  const transport = new RoomSessionTransport({
+    url,
+    token: `token-of-${id}`,
+    job: job.toJson() as Record<string, unknown>,
     agentName: 'support',
-    transport: {
-      kind: 'livekit',
-      url,
-      token: `token-of-${id}`,
-      job: job.toJson() as Record<string, unknown>,
-    },
   });
-  return { job, session };
+  const session = new VoiceSession({ id, agent: recordingAgent(seen), transport });
+  return { job, session, transport };
 }
 
 describe('a LiveKit room session on a worker (no LiveKit server: up to the room join)', () => {

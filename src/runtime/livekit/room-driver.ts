@@ -1,6 +1,7 @@
 import type { AgentSpec } from '../../protocol/index.ts';
+import { VoiceSession } from '../voice/session-runner.ts';
 import { type DriverArgs, runnerOptions, type SessionDriver } from '../worker/driver.ts';
-import { LiveKitRoomSession } from './room-session.ts';
+import { RoomSessionTransport } from './room-session-transport.ts';
 
 /**
  * `options.livekit.closeOnLastParticipantLeft` of an agent module (default true): whether its
@@ -12,17 +13,21 @@ export function closeOnLastParticipantLeft(spec: AgentSpec): boolean {
   return (livekit as Record<string, unknown>).closeOnLastParticipantLeft !== false;
 }
 
-/** The session driver of a LiveKit job: one real voice.AgentSession in the job's room. */
+/** The session driver of a LiveKit job: one real voice.AgentSession in the job's room (the room transport). */
 export function createRoomDriver(args: DriverArgs): SessionDriver {
   const { spec, start } = args;
   const { transport } = start;
   if (transport.kind !== 'livekit') throw new Error(`createRoomDriver: transport '${transport.kind}'`);
-  return new LiveKitRoomSession({
+  return new VoiceSession({
     id: start.session,
     agent: spec.module,
-    agentName: spec.name,
-    transport,
-    closeOnLastParticipantLeft: closeOnLastParticipantLeft(spec),
+    transport: new RoomSessionTransport({
+      url: transport.url,
+      token: transport.token,
+      job: transport.job,
+      agentName: spec.name,
+      closeOnLastParticipantLeft: closeOnLastParticipantLeft(spec),
+    }),
     ...runnerOptions(args),
   });
 }

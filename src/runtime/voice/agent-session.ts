@@ -1,14 +1,12 @@
 import { type VAD, voice } from '@livekit/agents';
 import type { Greeting } from '../../protocol/agent.ts';
 import type { ErrorCode } from '../../protocol/common.ts';
+import { toErrorData } from '../../protocol/errors.ts';
 import { type AgentDefinition, type PoolDefaults, withDefaults } from '../agents/define.ts';
 import type { AgentInstance } from '../agents/instantiate.ts';
 import { loadAgentModule } from '../agents/load.ts';
 import type { Logger } from '../logger.ts';
-import type { VoiceSessionEvents } from './session-runner.ts';
-
-/** The message of anything thrown. */
-export const errorMessage = (err: unknown) => (err instanceof Error ? err.message : String(err));
+import type { VoiceSessionEvents } from './events.ts';
 
 /** A phase of a VoiceSession failed; `code` is the protocol's error code for it. */
 export class VoiceSessionError extends Error {
@@ -24,7 +22,7 @@ export class VoiceSessionError extends Error {
 
 /** agents-js error events wrap the Error (`{type, error}`), except interruption errors, which are one. */
 export const agentError = (e: voice.ErrorEvent['error']) =>
-  `${e.type}: ${errorMessage('error' in e ? e.error : e)}`;
+  `${e.type}: ${toErrorData('error' in e ? e.error : e).message}`;
 
 /** A voice.AgentSession of an agent instance and its VAD (any transport: local or a LiveKit room). */
 export function createAgentSession(inst: AgentInstance, vad: VAD | null): voice.AgentSession {
@@ -107,7 +105,7 @@ export async function deliverGreeting(
         ? session.say(greeting.say)
         : session.generateReply({ instructions: greeting.instructions });
   } catch (err) {
-    throw new VoiceSessionError('greet_failed', errorMessage(err), { cause: err });
+    throw new VoiceSessionError('greet_failed', toErrorData(err).message, { cause: err });
   }
   await handle.waitForPlayout();
   const failed = o.errors.slice(errorsBefore);
@@ -123,6 +121,6 @@ export async function resolveDefinition(
     const def = typeof agent === 'string' ? (await loadAgentModule(agent)).definition : agent;
     return withDefaults(def, defaults);
   } catch (err) {
-    throw new VoiceSessionError('agent_import_failed', errorMessage(err), { cause: err });
+    throw new VoiceSessionError('agent_import_failed', toErrorData(err).message, { cause: err });
   }
 }

@@ -45,7 +45,7 @@ export function runnerOptions({ spec, events, log }: DriverArgs) {
       speech: (e: Parameters<DriverEvents['speech']>[0]) => events.speech(e),
       error: (e: ErrorData) => events.error(e),
       message: (m: { role: string; text: string; interrupted: boolean }) =>
-        log.info({ role: m.role, interrupted: m.interrupted }, `${m.role}: ${m.text}`),
+        log.info({ role: m.role, interrupted: m.interrupted, text: m.text }, 'conversation message'),
     },
   };
 }

@@ -1,4 +1,5 @@
 import { createRoomDriver } from '../livekit/room-driver.ts';
+import { LocalSessionTransport } from '../voice/local-session-transport.ts';
 import { VoiceSession } from '../voice/session-runner.ts';
 import { type DriverArgs, runnerOptions, type SessionDriver } from './driver.ts';
 
@@ -12,5 +13,10 @@ export function createVoiceDriver(args: DriverArgs): SessionDriver {
   // A LiveKit job joins its room, with a JobContext (src/runtime/livekit).
   if (transport.kind === 'livekit') return createRoomDriver(args);
   // VoiceSession has the driver's phases as its own methods.
-  return new VoiceSession({ id: start.session, agent: spec.module, transport, ...runnerOptions(args) });
+  return new VoiceSession({
+    id: start.session,
+    agent: spec.module,
+    transport: new LocalSessionTransport({ input: transport.input, output: transport.output }),
+    ...runnerOptions(args),
+  });
 }

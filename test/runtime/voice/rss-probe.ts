@@ -6,6 +6,7 @@
  * heap left behind by `churn` sessions opened and closed one after another.
  */
 import { fileURLToPath } from 'node:url';
+import type { LocalAudioInput } from '../../../src/protocol/agent.ts';
 
 const mb = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 const gc = () => (globalThis as { gc?: () => void }).gc?.();
@@ -28,17 +29,18 @@ const imported = mem();
 
 const { loadSharedVad } = await import('../../../src/runtime/voice/vad.ts');
 const { VoiceSession } = await import('../../../src/runtime/voice/session-runner.ts');
+const { LocalSessionTransport } = await import('../../../src/runtime/voice/local-session-transport.ts');
 const { ms: vadMs } = await loadSharedVad();
 await settle();
 const vadLoaded = mem();
 
 const restaurant = `${root}examples/agents/restaurant.ts`;
 const callAudio = `${root}assets/audio/restaurant.wav`;
-const open = (id: string, input: ConstructorParameters<typeof VoiceSession>[0]['transport']['input']) =>
+const open = (id: string, input: LocalAudioInput) =>
   new VoiceSession({
     id,
     agent: restaurant,
-    transport: { kind: 'local', input, output: { kind: 'discard' } },
+    transport: new LocalSessionTransport({ input, output: { kind: 'discard' } }),
   });
 
 // One session first, so modules and caches that load lazily are not charged to the N sessions.

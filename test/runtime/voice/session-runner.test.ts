@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stt, voice } from '@livekit/agents';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { LocalAudioInput } from '../../../src/protocol/agent.ts';
+import type { LocalAudioInput, LocalAudioOutput } from '../../../src/protocol/agent.ts';
 import { type AgentDefinition, defineAgent } from '../../../src/runtime/agents/define.ts';
+import { LocalSessionTransport } from '../../../src/runtime/voice/local-session-transport.ts';
 import {
   type SpeechEvent,
   VoiceSession,
@@ -62,6 +63,9 @@ function recorder(): { events: VoiceSessionEvents; rec: Recorded } {
   return { events, rec };
 }
 
+const local = (input: LocalAudioInput, output: LocalAudioOutput) =>
+  new LocalSessionTransport({ input, output });
+
 const wav = (
   path: string,
   more: Partial<Extract<LocalAudioInput, { kind: 'wav' }>> = {},
@@ -112,12 +116,8 @@ describe('VoiceSession', () => {
   it('runs the restaurant agent on its recording: greets, hears both utterances, books, ends, closes', async () => {
     const out = join(dir, 'restaurant-out.wav');
     const { events, rec } = recorder();
-    const session = new VoiceSession({
-      id: 's-restaurant',
-      agent: EXAMPLES.restaurant,
-      transport: { kind: 'local', input: wav(AUDIO.restaurant), output: { kind: 'wav', path: out } },
-      events,
-    });
+    const transport = local(wav(AUDIO.restaurant), { kind: 'wav', path: out });
+    const session = new VoiceSession({ id: 's-restaurant', agent: EXAMPLES.restaurant, transport, events });
     await runToEnd(session, rec);
 
     expect(rec.log).toEqual([
@@ -143,7 +143,7 @@ describe('VoiceSession', () => {
       { role: 'user', text: 'Hi, I would like to book a table for four people tonight at seven.' },
       { role: 'assistant', text: 'You are all set: a table for four at seven tonight.' },
     ]);
-    expect(session.inputMs).toBeCloseTo(segmentsOf('restaurant.wav').durationMs, -1);
+    expect(transport.inputMs).toBeCloseTo(segmentsOf('restaurant.wav').durationMs, -1);
     // No TTS: the agent speaks text only, and the output file is a valid WAV with no audio.
     expect(session.speaksAudio).toBe(false);
     expect((await readFile(out)).subarray(0, 4).toString()).toBe('RIFF');
@@ -155,7 +155,7 @@ describe('VoiceSession', () => {
     const session = new VoiceSession({
       id: 's-dental',
       agent: EXAMPLES.dental,
-      transport: { kind: 'local', input: wav(AUDIO.dental), output: { kind: 'discard' } },
+      transport: local(wav(AUDIO.dental), { kind: 'discard' }),
       events,
     });
     await runToEnd(session, rec);
@@ -171,11 +171,7 @@ describe('VoiceSession', () => {
     const session = new VoiceSession({
       id: 's-close',
       agent: EXAMPLES.restaurant,
-      transport: {
-        kind: 'local',
-        input: { kind: 'silence', durationMs: 60_000 },
-        output: { kind: 'discard' },
-      },
+      transport: local({ kind: 'silence', durationMs: 60_000 }, { kind: 'discard' }),
     });
     await session.prewarm();
     await session.connect(1);
@@ -190,7 +186,7 @@ describe('VoiceSession', () => {
     const session = new VoiceSession({
       id: 's-early',
       agent: EXAMPLES.dental,
-      transport: { kind: 'local', input: { kind: 'silence', durationMs: 100 }, output: { kind: 'discard' } },
+      transport: local({ kind: 'silence', durationMs: 100 }, { kind: 'discard' }),
     });
     await session.prewarm();
     await session.close('cancelled');
@@ -202,7 +198,7 @@ describe('VoiceSession', () => {
     const session = new VoiceSession({
       id: 's-realtime',
       agent: EXAMPLES.restaurant,
-      transport: { kind: 'local', input: { kind: 'silence', durationMs: 600 }, output: { kind: 'discard' } },
+      transport: local({ kind: 'silence', durationMs: 600 }, { kind: 'discard' }),
       events,
     });
     await session.prewarm();
@@ -221,7 +217,7 @@ describe('VoiceSession', () => {
       const session = new VoiceSession({
         id: `s-${i}`,
         agent: EXAMPLES[name],
-        transport: { kind: 'local', input: wav(AUDIO[name]), output: { kind: 'discard' } },
+        transport: local(wav(AUDIO[name]), { kind: 'discard' }),
         events,
       });
       return { name, rec, done: runToEnd(session, rec) };
@@ -253,7 +249,7 @@ describe('VoiceSession', () => {
         id,
         agent,
         events,
-        transport: { kind: 'local', input, output: { kind: 'discard' } },
+        transport: local(input, { kind: 'discard' }),
       });
       return {
         rec,
@@ -277,7 +273,7 @@ describe('VoiceSession', () => {
     const session = new VoiceSession({
       id: 's-import',
       agent: path,
-      transport: { kind: 'local', input: { kind: 'silence', durationMs: 10 }, output: { kind: 'discard' } },
+      transport: local({ kind: 'silence', durationMs: 10 }, { kind: 'discard' }),
     });
     const err = await phaseError(session.prewarm());
     expect(err.code).toBe('agent_import_failed');
@@ -291,7 +287,7 @@ describe('VoiceSession', () => {
     const session = new VoiceSession({
       id: 's-missing',
       agent: EXAMPLES.restaurant,
-      transport: { kind: 'local', input: wav(missing), output: { kind: 'discard' } },
+      transport: local(wav(missing), { kind: 'discard' }),
     });
     await session.prewarm();
     const first = await phaseError(session.connect(1));
@@ -308,7 +304,7 @@ describe('VoiceSession', () => {
         greeting: { instructions: 'say hi' },
         agent: () => new voice.Agent({ instructions: 'x' }),
       }),
-      transport: { kind: 'local', input: { kind: 'silence', durationMs: 5000 }, output: { kind: 'discard' } },
+      transport: local({ kind: 'silence', durationMs: 5000 }, { kind: 'discard' }),
     });
     await session.prewarm();
     await session.connect(1);
@@ -328,11 +324,7 @@ describe('VoiceSession', () => {
         session: { connOptions: { sttConnOptions: { maxRetry: 0, retryIntervalMs: 10, timeoutMs: 1000 } } },
         agent: () => new voice.Agent({ instructions: 'x' }),
       }),
-      transport: {
-        kind: 'local',
-        input: { kind: 'silence', durationMs: 10_000 },
-        output: { kind: 'discard' },
-      },
+      transport: local({ kind: 'silence', durationMs: 10_000 }, { kind: 'discard' }),
       events,
     });
     await session.prewarm();
