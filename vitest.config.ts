@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 /**
@@ -29,6 +30,16 @@ const files = readdirSync('test', { recursive: true, encoding: 'utf8' })
 const isUnit = (f: string) => !SPAWNS.has(f) && (UNIT_FILES.has(f) || UNIT_DIRS.some((d) => f.startsWith(d)));
 
 export default defineConfig({
+  // Agent modules import `openrtc` as a user's do; in tests that is src/, as package.json's
+  // `openrtc-source` export condition says (openrtc → src/index.ts, openrtc/x → src/x/index.ts).
+  resolve: {
+    alias: [
+      {
+        find: /^openrtc(\/(?:protocol|actors|testing))?$/,
+        replacement: `${fileURLToPath(new URL('src', import.meta.url))}$1/index.ts`,
+      },
+    ],
+  },
   test: {
     pool: 'forks',
     setupFiles: ['test/support/setup.ts'],

@@ -1,6 +1,44 @@
 #!/usr/bin/env node
-// The `openrtc` command. Registers tsx so agent modules and our sources load as TypeScript.
-import { register } from 'tsx/esm/api';
+// The `openrtc` command.
+// - An installed package has no src/: it runs its build, dist/, with plain Node.
+// - A git clone runs dist/ while `npm run build` is newer than every file under src/ (and the
+//   tsconfig files); otherwise it runs the TypeScript sources through tsx, so a stale build never runs.
+// - OPENRTC_RUN_FROM=dist or =src forces one. Worker processes are started in the mode of the
+//   process that starts them (src/runtime/spawner.ts).
+import { existsSync, readdirSync, statSync } from 'node:fs';
 
-register();
-await import('../src/cli/main.ts');
+const root = new URL('..', import.meta.url);
+const at = (path) => new URL(path, root);
+
+/** The newest modification time of a folder, its subfolders and their files. */
+function newest(dir) {
+  let max = statSync(dir).mtimeMs;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = new URL(entry.name + (entry.isDirectory() ? '/' : ''), dir);
+    max = Math.max(max, entry.isDirectory() ? newest(path) : statSync(path).mtimeMs);
+  }
+  return max;
+}
+
+function runFrom() {
+  const forced = process.env.OPENRTC_RUN_FROM;
+  if (forced === 'dist' || forced === 'src') return forced;
+  if (!existsSync(at('src/cli/main.ts'))) return 'dist';
+  if (!existsSync(at('dist/.build-stamp'))) return 'src';
+  const built = statSync(at('dist/.build-stamp')).mtimeMs;
+  const configs = ['tsconfig.json', 'tsconfig.build.json'].filter((f) => existsSync(at(f)));
+  const changed = Math.max(newest(at('src/')), ...configs.map((f) => statSync(at(f)).mtimeMs));
+  return changed > built ? 'src' : 'dist';
+}
+
+if (runFrom() === 'dist') {
+  if (!existsSync(at('dist/cli/main.js'))) {
+    process.stderr.write('openrtc: dist/ is not built: run `npm run build` (or unset OPENRTC_RUN_FROM)\n');
+    process.exit(2);
+  }
+  await import('../dist/cli/main.js');
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  await import('../src/cli/main.ts');
+}

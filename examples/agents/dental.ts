@@ -1,6 +1,6 @@
 import { llm, stt, voice } from '@livekit/agents';
+import { defineAgent } from 'openrtc';
 import { z } from 'zod';
-import { defineAgent } from '../../src/runtime/agents/define.ts';
 
 /** LiveKit inference models this agent uses with real keys (set OPENRTC_REAL_PROVIDERS=1). */
 const models = {

@@ -3,7 +3,7 @@ import { Command, CommanderError, Option } from 'commander';
 import type { PoolDefaultsConfig } from '../runtime/config.ts';
 import { CliError } from './errors.ts';
 import { addLiveKitOptions, liveKitOptions } from './livekit-options.ts';
-import { addNatsAuthOptions, clientNames, cliNatsAuth, workerIds } from './nats-config.ts';
+import { addNatsAuthOptions, clientNames, workerIds } from './nats-flags.ts';
 import { jsonObjectString, nonNegativeInt, positiveInt, subjectToken } from './options.ts';
 
 const program = new Command('openrtc')
@@ -100,6 +100,7 @@ function poolCommand(
   return cmd.action(async (agents: string, opts) => {
     const { runPool } = await import('../runtime/pool.ts');
     const { natsAuthEnv } = await import('../runtime/nats/auth.ts');
+    const { cliNatsAuth } = await import('./nats-config.ts');
     const livekit = liveKitOptions(opts);
     exit(
       await runPool({
@@ -171,6 +172,7 @@ const workerCmd = program
   .option('--json-logs', 'JSON log lines', false);
 addNatsAuthOptions(workerCmd).action(async (opts) => {
   const { runWorker } = await import('../runtime/worker/run.ts');
+  const { cliNatsAuth } = await import('./nats-config.ts');
   exit(
     await runWorker({
       nats: opts.nats,

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from './logger.ts';
+import { RUN_FROM } from './run-from.ts';
 
 /** The `openrtc` entry point; workers are started as `openrtc worker ...` child processes. */
 export const OPENRTC_BIN = fileURLToPath(new URL('../../bin/openrtc.js', import.meta.url));
@@ -37,7 +38,8 @@ export class ProcessSpawner {
       // Both of the worker's streams go to our stderr: agents-js logs to stdout, and our stdout is
       // for command output (`--json`, one-line benchmarks).
       stdio: opts.output ? ['ignore', 'pipe', 'pipe'] : ['ignore', 2, 2],
-      env: { ...process.env, ...opts.env },
+      // The worker runs the same copy of openrtc as we do: the build, or the sources (bin/openrtc.js).
+      env: { ...process.env, OPENRTC_RUN_FROM: RUN_FROM, ...opts.env },
     });
     if (opts.output) {
       child.stdout?.on('data', opts.output);

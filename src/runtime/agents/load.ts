@@ -1,8 +1,12 @@
 import { readdir, stat } from 'node:fs/promises';
-import { extname, isAbsolute, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { basename, extname, isAbsolute, join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AgentSpec } from '../../protocol/agent.ts';
+import { AgentName } from '../../protocol/agent.ts';
+import { RUN_FROM } from '../run-from.ts';
+import { type AgentsJsAgent, agentsJsExport, checkAgentsJsAgent, entryAgentDefinition } from './agents-js.ts';
 import { type AgentDefinition, isDefinedAgent, toAgentSpec, validateDefinition } from './define.ts';
+import { AGENT_MARK, installAgentHooks, RUN_APP_NOTE } from './hooks.ts';
 
 /** An agent module that cannot be used; the message names the file and what is wrong. */
 export class AgentModuleError extends Error {
@@ -26,6 +30,11 @@ export interface LoadedAgent {
   path: string;
   definition: AgentDefinition;
   spec: AgentSpec;
+  /**
+   * Set for an agents-js module (`defineAgent({ prewarm, entry })` from '@livekit/agents'): it runs
+   * in LiveKit rooms only (entry-agent.ts); `definition` then stands for it in the registry.
+   */
+  entry?: AgentsJsAgent;
 }
 
 function describe(value: unknown): string {
@@ -34,17 +43,50 @@ function describe(value: unknown): string {
   return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
 }
 
-/** Imports an agent module by path (.ts under tsx, or .js) and checks its default export. */
+const TYPESCRIPT = /\.[cm]?tsx?$/;
+let typescript: Promise<void> | undefined;
+
+/**
+ * Readies this process to import an agent module: the module hooks (hooks.ts), and, when we run
+ * from the build and the module is TypeScript, tsx. tsx is registered for the whole process, not
+ * with tsImport: a namespaced import loads the module's dependencies again under the namespace, and
+ * the agent would get its own copy of @livekit/agents (voice.Agent subclasses and getJobContext()
+ * need the worker's).
+ */
+async function prepareImport(abs: string): Promise<void> {
+  installAgentHooks();
+  if (RUN_FROM === 'src' || !TYPESCRIPT.test(abs)) return;
+  typescript ??= import('tsx/esm/api').then(({ register }) => {
+    register();
+  });
+  await typescript;
+}
+
+/** `cli.runApp(options)` calls of agents-js modules, by module path (reported by the hooks' shim). */
+const runAppCalls = new Map<string, unknown>();
+(globalThis as Record<symbol, unknown>)[RUN_APP_NOTE] ??= (url: string, options: unknown) => {
+  runAppCalls.set(fileURLToPath(url), options);
+};
+
+/** The agent name an agents-js module gave `cli.runApp(new ServerOptions({ agentName }))`, if valid. */
+function runAppAgentName(abs: string): string | undefined {
+  const options = runAppCalls.get(abs) as { agentName?: unknown; agentNameIsEnv?: unknown } | undefined;
+  const name = options?.agentName;
+  if (typeof name !== 'string' || name === '' || options?.agentNameIsEnv === true) return undefined;
+  return AgentName.safeParse(name).success ? name : undefined;
+}
+
+/** Imports an agent module by path (.ts through tsx, or .js) and checks its default export. */
 export async function loadAgentModule(path: string): Promise<LoadedAgent> {
   const abs = isAbsolute(path) ? path : resolve(path);
+  const found = await stat(abs).catch(() => undefined);
+  if (!found?.isFile()) throw new AgentModuleError(abs, 'no such module');
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(abs).href)) as Record<string, unknown>;
+    await prepareImport(abs);
+    mod = (await import(`${pathToFileURL(abs).href}?${AGENT_MARK}`)) as Record<string, unknown>;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
-    if (e?.code === 'ERR_MODULE_NOT_FOUND' && typeof e.message === 'string' && e.message.includes(abs)) {
-      throw new AgentModuleError(abs, 'no such module', { cause: err });
-    }
     throw new AgentModuleError(abs, `import failed: ${e instanceof Error ? e.message : String(err)}`, {
       cause: err,
     });
@@ -53,6 +95,8 @@ export async function loadAgentModule(path: string): Promise<LoadedAgent> {
     throw new AgentModuleError(abs, 'no default export; write `export default defineAgent({...})`');
   }
   const exported = mod.default;
+  const agentsJs = agentsJsExport(exported);
+  if (agentsJs) return loadAgentsJsModule(abs, agentsJs);
   if (typeof exported !== 'object' || exported === null || Array.isArray(exported)) {
     throw new AgentModuleError(
       abs,
@@ -70,6 +114,16 @@ export async function loadAgentModule(path: string): Promise<LoadedAgent> {
   return { path: abs, definition, spec };
 }
 
+function loadAgentsJsModule(abs: string, exported: Record<string, unknown>): LoadedAgent {
+  try {
+    const entry = checkAgentsJsAgent(exported);
+    const definition = entryAgentDefinition(abs, entry, runAppAgentName(abs));
+    return { path: abs, definition, spec: toAgentSpec(definition, abs), entry };
+  } catch (err) {
+    throw new AgentModuleError(abs, (err as Error).message, { cause: err });
+  }
+}
+
 /** Agent module files in a folder: *.ts and *.js, not *.d.ts, not starting with `_`. */
 export function isAgentFile(name: string): boolean {
   if (name.startsWith('_') || name.startsWith('.')) return false;
@@ -84,19 +138,32 @@ export interface Discovery {
   errors: { file: string; message: string }[];
 }
 
-/** Imports every agent module of a folder; throws AgentDiscoveryError when there is nothing to serve or names clash. */
+/**
+ * Imports every agent module of a folder (or the one module a path names). Throws
+ * AgentDiscoveryError when there is nothing to serve: no module, none that loads (the message names
+ * each file and its error), or two modules with one name.
+ */
 export async function discoverAgents(dir: string): Promise<Discovery> {
   const abs = resolve(dir);
-  let names: string[];
+  let paths: string[];
   try {
-    if (!(await stat(abs)).isDirectory()) throw new AgentDiscoveryError(`${abs}: not a directory`);
-    names = await readdir(abs);
+    const found = await stat(abs);
+    if (found.isFile()) {
+      if (!isAgentFile(basename(abs))) {
+        throw new AgentDiscoveryError(`${abs}: not an agent module (*.ts, *.js, *.mts or *.mjs)`);
+      }
+      paths = [abs];
+    } else if (found.isDirectory()) {
+      paths = (await readdir(abs))
+        .filter(isAgentFile)
+        .sort()
+        .map((f) => join(abs, f));
+    } else throw new AgentDiscoveryError(`${abs}: not a directory or an agent module`);
   } catch (err) {
     if (err instanceof AgentDiscoveryError) throw err;
     throw new AgentDiscoveryError(`${abs}: cannot read agents folder: ${(err as Error).message}`);
   }
-  const files = names.filter(isAgentFile).sort();
-  if (files.length === 0) {
+  if (paths.length === 0) {
     throw new AgentDiscoveryError(
       `${abs}: no agent modules (*.ts or *.js files whose names do not start with _)`,
     );
@@ -104,8 +171,7 @@ export async function discoverAgents(dir: string): Promise<Discovery> {
   const agents: AgentSpec[] = [];
   const errors: Discovery['errors'] = [];
   const byName = new Map<string, string>();
-  for (const file of files) {
-    const path = join(abs, file);
+  for (const path of paths) {
     try {
       const { spec } = await loadAgentModule(path);
       const other = byName.get(spec.name);
@@ -120,6 +186,11 @@ export async function discoverAgents(dir: string): Promise<Discovery> {
       if (err instanceof AgentDiscoveryError) throw err;
       errors.push({ file: path, message: (err as Error).message });
     }
+  }
+  if (agents.length === 0) {
+    throw new AgentDiscoveryError(
+      `${abs}: no agent could be loaded:\n${errors.map((e) => `  ${e.message}`).join('\n')}`,
+    );
   }
   return { agents, errors };
 }

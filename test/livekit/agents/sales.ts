@@ -1,5 +1,5 @@
 import { voice } from '@livekit/agents';
-import { defineAgent } from '../../../src/runtime/agents/define.ts';
+import { defineAgent } from 'openrtc';
 
 /** A second LiveKit test agent, so routing has a choice (rooms named `sales-*`). */
 export default defineAgent({

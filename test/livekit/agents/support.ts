@@ -1,5 +1,5 @@
 import { voice } from '@livekit/agents';
-import { defineAgent } from '../../../src/runtime/agents/define.ts';
+import { defineAgent } from 'openrtc';
 
 /** A LiveKit test agent: rooms named `support-*` route here. Two quick connect attempts. */
 export default defineAgent({

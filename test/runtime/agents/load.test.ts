@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -109,7 +109,27 @@ describe('discoverAgents', () => {
     await expect(discoverAgents(at('nowhere'))).rejects.toThrow(
       `${at('nowhere')}: cannot read agents folder`,
     );
-    await expect(discoverAgents(at('good/alpha.ts'))).rejects.toThrow('not a directory');
+  });
+
+  it('a path to one module serves that module; a path to another kind of file is refused', async () => {
+    const one = await discoverAgents(at('good/alpha.ts'));
+    expect(one.agents.map((a) => a.module)).toEqual([at('good/alpha.ts')]);
+    await expect(discoverAgents(at('good/README.md'))).rejects.toThrow('not an agent module');
+  });
+
+  it('a folder where no module loads is an error naming each file and its error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'openrtc-agents-'));
+    try {
+      await writeFile(join(dir, 'a.ts'), 'export const x = 1;\n');
+      await writeFile(join(dir, 'b.ts'), "throw new Error('boom at import');\n");
+      const err = await discoverAgents(dir).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AgentDiscoveryError);
+      expect((err as Error).message).toContain(`${dir}: no agent could be loaded`);
+      expect((err as Error).message).toContain(`${join(dir, 'a.ts')}: no default export`);
+      expect((err as Error).message).toContain(`${join(dir, 'b.ts')}: import failed: boom at import`);
+    } finally {
+      await rm(dir, { recursive: true });
+    }
   });
 
   it('knows an agent file when it sees one', () => {
