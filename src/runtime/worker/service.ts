@@ -18,7 +18,13 @@ import {
 } from '../../protocol/index.ts';
 import { InspectPublisher } from '../inspect/publisher.ts';
 import type { Logger } from '../logger.ts';
-import { type Bus, RequestFailedError } from '../nats/bus.ts';
+import {
+  type Bus,
+  NatsUnavailableError,
+  NoRespondersError,
+  RequestFailedError,
+  RequestTimeoutError,
+} from '../nats/bus.ts';
 import type { DriverFactory } from './driver.ts';
 import { HostedSession } from './hosted-session.ts';
 
@@ -175,11 +181,12 @@ export class WorkerService {
         return await this.hello();
       } catch (err) {
         if (
-          err instanceof RequestFailedError &&
-          ['timeout', 'no_responders', 'nats_unavailable'].includes(err.error.code)
+          err instanceof RequestTimeoutError ||
+          err instanceof NoRespondersError ||
+          err instanceof NatsUnavailableError
         ) {
           if (attempt === 1 || attempt % 10 === 0)
-            this.o.log.warn({ attempt }, `waiting for a supervisor: ${err.error.message}`);
+            this.o.log.warn({ attempt, err: err.error }, 'waiting for a supervisor');
           await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
           continue;
         }
@@ -204,7 +211,6 @@ export class WorkerService {
       }),
       HELLO_TIMEOUT_MS,
     );
-    if (reply.type !== 'welcome') throw { code: 'internal', message: `expected welcome, got ${reply.type}` };
     this.agents = new Map(reply.agents.map((a) => [a.name, a]));
     this.heartbeatMs = reply.heartbeatMs;
     return { version: reply.version, agents: reply.agents, heartbeatMs: reply.heartbeatMs };
