@@ -1,4 +1,5 @@
 import { emitKeypressEvents } from 'node:readline';
+import { toErrorData } from '../protocol/index.ts';
 import type { InspectEvent } from '../runtime/inspect/events.ts';
 import { renderHistory, renderView } from '../runtime/inspect/render.ts';
 import { NatsInspectSource } from '../runtime/inspect/source.ts';
@@ -130,7 +131,7 @@ async function liveView(source: NatsInspectSource, fixed: ViewFilter): Promise<n
       view.setStatus(await source.status(2000));
       lastError = '';
     } catch (err) {
-      lastError = err instanceof RequestFailedError ? err.error.message : String(err);
+      lastError = toErrorData(err).message;
     }
     dirty = true;
   };

@@ -35,12 +35,13 @@ export class ProtocolError extends Error {
 const CODES: ReadonlySet<string> = new Set(ERROR_CODES);
 
 /**
- * Converts anything thrown into wire data; the one place that does. A value that carries a known
- * error `code` (ErrorData, a typed error) keeps it; anything else gets `code` and a readable
- * message. Unknown values never leak their internals.
+ * Converts anything thrown into wire data; the one place that does. An error that knows its wire
+ * form (`toData()`) gives it; a value that carries a known error `code` (ErrorData, a typed error)
+ * keeps it; anything else gets `code` and a readable message. Unknown values never leak their
+ * internals.
  */
 export function toErrorData(err: unknown, code: ErrorCode = 'internal'): ErrorData {
-  if (err instanceof ProtocolError) return err.toData();
+  if (knowsItsData(err)) return err.toData();
   if (typeof err === 'object' && err !== null) {
     const { code: own, message } = err as { code?: unknown; message?: unknown };
     const text = typeof message === 'string' && message !== '' ? message : undefined;
@@ -50,6 +51,15 @@ export function toErrorData(err: unknown, code: ErrorCode = 'internal'): ErrorDa
   if (typeof err === 'string' && err !== '') return { code, message: err };
   if (typeof err === 'number' || typeof err === 'boolean') return { code, message: String(err) };
   return { code, message: err === undefined ? 'no reason given' : 'unknown error' };
+}
+
+/** An error that knows its own wire form: a ProtocolError, a bus request's RequestFailedError. */
+export interface ErrorWithData extends Error {
+  toData(): ErrorData;
+}
+
+function knowsItsData(err: unknown): err is ErrorWithData {
+  return err instanceof Error && typeof (err as Partial<ErrorWithData>).toData === 'function';
 }
 
 /** Formats a property path as `a.b[2].c`; the empty path is `(root)`. */

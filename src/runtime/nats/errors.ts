@@ -16,9 +16,14 @@ export class RequestFailedError extends Error {
     super(`${operation} on ${subject} failed: ${error.message}`, options);
   }
 
-  /** The error code of `error`, so the error itself converts to the same wire data. */
+  /** The error code of `error`. */
   get code(): ErrorCode {
     return this.error.code;
+  }
+
+  /** The wire form (what `toErrorData` gives for this error): `error`. */
+  toData(): ErrorData {
+    return this.error;
   }
 }
 

@@ -1,6 +1,12 @@
 import { connect, errors as natsErrors } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Message, type MessageOf, ProtocolError, subjects } from '../../../src/protocol/index.ts';
+import {
+  type Message,
+  type MessageOf,
+  ProtocolError,
+  subjects,
+  toErrorData,
+} from '../../../src/protocol/index.ts';
 import {
   Bus,
   ErrorReplyError,
@@ -94,6 +100,7 @@ describe('Bus', () => {
     expect(err).toBeInstanceOf(RequestFailedError);
     expect(err).toMatchObject({ operation: 'drain', subject, error: { code: 'no_responders' } });
     expect((err as Error).message).toContain(subject);
+    expect(toErrorData(err)).toEqual((err as RequestFailedError).error); // its wire form, unchanged
     // The nats.js error is kept as the cause: a RequestError wrapping nats.js's own NoRespondersError.
     expect((err as Error).cause).toBeInstanceOf(natsErrors.RequestError);
     expect(((err as Error).cause as Error).cause).toBeInstanceOf(natsErrors.NoRespondersError);

@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { machineToMermaid, transitionLabel } from '../../../actors/diagram.ts';
 import { MACHINES } from '../../../actors/machines.ts';
-import { RequestFailedError } from '../../nats/bus.ts';
+import { toErrorData } from '../../../protocol/index.ts';
 import type { InspectEvent } from '../events.ts';
 import type { InspectSource, StatusReply } from '../source.ts';
 
@@ -103,7 +103,7 @@ export async function startInspectorServer(o: InspectorServerOptions): Promise<I
       const data = JSON.stringify(lastStatus);
       for (const res of clients) send(res, 'status', data);
     } catch (err) {
-      const message = err instanceof RequestFailedError ? err.error.message : String(err);
+      const { message } = toErrorData(err);
       for (const res of clients) send(res, 'problem', JSON.stringify({ message }));
     }
   };
@@ -138,8 +138,7 @@ export async function startInspectorServer(o: InspectorServerOptions): Promise<I
         try {
           return json(res, 200, await o.source.history(session));
         } catch (err) {
-          const error =
-            err instanceof RequestFailedError ? err.error : { code: 'internal', message: String(err) };
+          const error = toErrorData(err);
           return json(res, error.code === 'unknown_session' ? 404 : 502, { error });
         }
       }
@@ -164,7 +163,7 @@ export async function startInspectorServer(o: InspectorServerOptions): Promise<I
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err) => {
-      if (!res.headersSent) json(res, 500, { error: { code: 'internal', message: String(err) } });
+      if (!res.headersSent) json(res, 500, { error: toErrorData(err) });
       else res.end();
     });
   });
