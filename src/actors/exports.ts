@@ -30,16 +30,27 @@ const NOTES: Record<MachineName, string> = {
   same question from a snapshot.`,
   supervisor: `
 - Events in (each carries \`now\`, ms): \`WORKER_HELLO\`, \`HEARTBEAT\`, \`WORKER_STATE\`, \`SESSION_STATE\`,
-  \`SESSION_ENDED\` (the protocol message bodies), \`WORKER_EXITED\` {worker, pid?, code, signal},
-  \`DISPATCH\` {requestId, sessionId, agent?, job?, explicitOnly?}, \`PLACE_FAILED\` {sessionId, error},
-  \`DRAIN\` {timeoutMs?}. Internal: \`TICK\` (loss check every heartbeatMs), \`RESPAWN\` (restart backoff).
-- Emitted: \`dispatch.result\`, \`session.place\`, \`session.lost\`, \`session.ended\`, \`session.cancel\`,
-  \`worker.spawn\`, \`worker.kill\`, \`worker.drain\`, \`worker.given_up\`, \`worker.fenced\`, \`pool.health\`,
-  \`supervisor.transition\`.
+  \`SESSION_ENDED\`, \`SESSION_SPEECH\` (the protocol message bodies), \`WORKER_EXITED\` {worker, pid?,
+  code, signal}, \`DISPATCH\` {requestId, sessionId, agent?, job?, explicitOnly?, transport?, audio?},
+  \`PLACE_FAILED\` {sessionId, worker?, error}, \`DRAIN\` {timeoutMs?}, \`BUS\` {connected},
+  \`REJECTED\` {reason} (refused at ingress). Internal: \`TICK\` (loss check every heartbeatMs),
+  \`RESPAWN\` (restart backoff).
+- Emitted: \`dispatch.result\`, \`session.place\` (with the job and transport to start),
+  \`session.lost\`, \`session.ended\`, \`session.cancel\`, \`worker.spawn\`, \`worker.kill\`,
+  \`worker.drain\`, \`worker.shutdown\`, \`worker.given_up\`, \`worker.fenced\`,
+  \`supervisor.announce\`, \`pool.health\`, \`supervisor.transition\`.
+- The context holds all pool state: workers (epochs, fencing, last errors, rejection counters),
+  sessions (seq, placement, start transport until confirmed), and a bounded record of ended
+  sessions with their outcomes (endedLimit). Status, the ledger and the drain's exit code are
+  projections of it (src/actors/pool-views.ts).
 - Fencing: worker messages count only from the epoch of the worker's live incarnation. Session
-  reports apply only with a higher seq. A worker silent for missedHeartbeats × heartbeatMs is
-  lost: its sessions end as worker_lost, and the restart policy (permanent/transient/temporary,
-  at most maxRestarts per periodMs, exponential backoff) restarts it or gives it up (pool degraded).`,
+  reports apply only with a higher seq. A fenced incarnation that once said hello is told to shut
+  down (once); a worker never heard from makes the supervisor announce itself again. A worker
+  silent for missedHeartbeats × heartbeatMs is lost: its sessions end as worker_lost, and the
+  restart policy (permanent/transient/temporary, at most maxRestarts per periodMs, exponential
+  backoff) restarts it or gives it up (pool degraded).
+- Adoption: a hello's live sessions are re-adopted; its \`ended\` record (and a heartbeat's recent
+  one) ends known sessions with their true outcome and records unknown ones.`,
 };
 
 const INTRO = `# Machines

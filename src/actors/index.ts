@@ -4,6 +4,7 @@ export * from './errors.ts';
 export * from './exports.ts';
 export * from './machines.ts';
 export * from './placement.ts';
+export * from './pool-views.ts';
 export * from './restart-policy.ts';
 export * from './routing.ts';
 export * from './session.machine.ts';

@@ -1,4 +1,12 @@
-import type { ErrorData, Outcome, SessionState, SessionSummary } from '../protocol/index.ts';
+import type {
+  EndedSession,
+  ErrorData,
+  JobDescriptor,
+  Outcome,
+  SessionState,
+  SessionSummary,
+  Transport,
+} from '../protocol/index.ts';
 import { placeSession } from './placement.ts';
 import {
   advance,
@@ -46,7 +54,7 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
     });
     return;
   }
-  if (d.ctx.state !== 'running') {
+  if (d.mode !== 'running') {
     fail({ code: 'draining', message: `pool ${d.ctx.pool} is draining and takes no new sessions` });
     return;
   }
@@ -71,6 +79,18 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
 
   const agent = route.agent.name;
   const room = e.job?.room ?? `${agent}-${e.sessionId}`;
+  const { metadata, roomMetadata } = e.job ?? {};
+  const job: JobDescriptor = {
+    id: jobId,
+    room,
+    ...(metadata !== undefined ? { metadata } : {}),
+    ...(roomMetadata !== undefined ? { roomMetadata } : {}),
+  };
+  const transport: Transport = e.transport ?? {
+    kind: 'local',
+    input: e.audio ?? { kind: 'silence', durationMs: 1000 },
+    output: { kind: 'discard' },
+  };
   writable(d, 'sessions')[e.sessionId] = {
     session: e.sessionId,
     agent,
@@ -83,6 +103,8 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
     since: d.ctx.now,
     confirmed: false,
     reported: false,
+    speech: { start: 0, end: 0 },
+    start: { job, transport },
   };
   writable(d, 'jobs')[jobId] = e.sessionId;
   emit(d, {
@@ -95,23 +117,17 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
     jobId,
     existing: false,
   });
-  const { metadata, roomMetadata } = e.job ?? {};
   emit(d, {
     type: 'session.place',
     requestId: e.requestId,
     sessionId: e.sessionId,
     worker: placed.worker,
     agent,
-    job: {
-      id: jobId,
-      room,
-      ...(metadata !== undefined ? { metadata } : {}),
-      ...(roomMetadata !== undefined ? { roomMetadata } : {}),
-    },
+    job,
+    transport,
   });
 }
 
-/** The runtime could not start a placed session on its worker. */
 /** Every worker as placement sees it: only a live incarnation that is up can take a session. */
 function placementCandidates(d: Draft) {
   return Object.values(d.ctx.workers).map((w) => ({
@@ -129,21 +145,25 @@ function placementCandidates(d: Draft) {
  */
 export function replaceUnstarted(d: Draft, sessionId: string): boolean {
   const s = d.ctx.sessions[sessionId];
-  if (!s || s.confirmed || s.reported) return false;
+  if (!s?.start || s.confirmed || s.reported) return false;
   const placed = placeSession(placementCandidates(d));
   if (!placed.ok) return false;
   patchSession(d, sessionId, { worker: placed.worker, since: d.ctx.now, createdAt: d.ctx.now });
+  // It keeps the job and transport it was dispatched with.
   emit(d, {
     type: 'session.place',
     requestId: `replace:${sessionId}`,
     sessionId,
     worker: placed.worker,
     agent: s.agent,
-    job: { id: s.jobId, room: s.room },
+    job: s.start.job,
+    transport: s.start.transport,
+    moved: true,
   });
   return true;
 }
 
+/** The runtime could not start a placed session on its worker. */
 export function onPlaceFailed(d: Draft, e: EventOf<'PLACE_FAILED'>): void {
   advance(d, e.now);
   const s = d.ctx.sessions[e.sessionId];
@@ -151,7 +171,17 @@ export function onPlaceFailed(d: Draft, e: EventOf<'PLACE_FAILED'>): void {
     reject(d, 'unknown_session');
     return;
   }
+  // It moved to another worker meanwhile (its first worker died): that placement is the live one.
+  if (e.worker !== undefined && s.worker !== e.worker) return;
   endSession(d, e.sessionId, 'failed', e.error, 'ended');
+}
+
+/** A user speech start or end on a session; counted on the session, from its own worker only. */
+export function onSessionSpeech(d: Draft, e: EventOf<'SESSION_SPEECH'>): void {
+  advance(d, e.now);
+  const s = d.ctx.sessions[e.session];
+  if (!s || s.worker !== e.worker) return;
+  patchSession(d, e.session, { speech: { ...s.speech, [e.kind]: s.speech[e.kind] + 1 } });
 }
 
 /** The session a worker reports on, if it is known and placed on that worker; otherwise counted and dropped. */
@@ -274,9 +304,50 @@ function adopt(d: Draft, worker: string, r: SessionSummary): void {
     since: d.ctx.now,
     confirmed: true,
     reported: false,
+    speech: { start: 0, end: 0 },
   };
   if (d.ctx.jobs[r.jobId] === undefined) writable(d, 'jobs')[r.jobId] = r.session;
   if (FINAL_STATES.has(r.state)) endSession(d, r.session, r.state, undefined, 'ended');
+}
+
+/**
+ * Takes in a worker's record of ended sessions (hello: all it remembers; heartbeat: the last few
+ * beats). A live session it lists ends with its recorded outcome (its `session.ended` was lost, or
+ * published while no supervisor listened). A session this supervisor never knew (it started after
+ * the session ended) is recorded with its outcome, unless it is older than everything the bounded
+ * record keeps. Ends already known are ignored: heartbeats repeat them.
+ */
+export function recordEnded(d: Draft, worker: string, ended: readonly EndedSession[]): void {
+  for (const x of ended) {
+    const s = d.ctx.sessions[x.session];
+    if (s) {
+      if (s.reported || s.worker !== worker) continue;
+      patchSession(d, x.session, { seq: Math.max(s.seq, x.seq), confirmed: true });
+      endSession(d, x.session, OUTCOME_STATE[x.outcome], x.error, 'ended', x.endedAt);
+      continue;
+    }
+    if (d.ctx.ended.length >= d.ctx.endedLimit) {
+      const oldest = d.ctx.sessions[d.ctx.ended[0] ?? ''];
+      if (oldest && x.endedAt <= oldest.since) continue;
+    }
+    const at = Math.min(x.endedAt, d.ctx.now);
+    writable(d, 'sessions')[x.session] = {
+      session: x.session,
+      agent: x.agent,
+      worker,
+      jobId: x.jobId,
+      room: '',
+      state: OUTCOME_STATE[x.outcome],
+      seq: x.seq,
+      createdAt: at,
+      since: at,
+      confirmed: true,
+      reported: false,
+      speech: { start: 0, end: 0 },
+    };
+    if (d.ctx.jobs[x.jobId] === undefined) writable(d, 'jobs')[x.jobId] = x.session;
+    endSession(d, x.session, OUTCOME_STATE[x.outcome], x.error, 'ended', x.endedAt);
+  }
 }
 
 function cancelIfRunning(d: Draft, session: string, worker: string, state: SessionState): void {

@@ -9,7 +9,7 @@ import {
   reject,
   writable,
 } from './pool.ts';
-import { reconcileSessions, replaceUnstarted } from './pool-sessions.ts';
+import { reconcileSessions, recordEnded, replaceUnstarted } from './pool-sessions.ts';
 import {
   backoffDelay,
   isNormalExit,
@@ -20,6 +20,9 @@ import {
 import type { SupervisorEvent, WorkerView } from './supervisor.types.ts';
 
 type EventOf<T extends SupervisorEvent['type']> = Extract<SupervisorEvent, { type: T }>;
+
+/** Earlier incarnations of one worker id remembered for fencing (see WorkerView.lostEpochs). */
+export const LOST_EPOCHS_KEPT = 8;
 
 /** A fresh view of a local worker that is about to be spawned. */
 export function localWorker(id: string, capacity: number, now: number): WorkerView {
@@ -39,7 +42,28 @@ export function localWorker(id: string, capacity: number, now: number): WorkerVi
     restartHistory: [],
     lastSeen: null,
     since: now,
+    rejected: {},
+    lostEpochs: [],
   };
+}
+
+/** An incarnation that said hello is gone (lost, or replaced by a new one): remember it for fencing. */
+function retireEpoch(d: Draft, id: string, epoch: string): void {
+  const w = d.ctx.workers[id];
+  if (!w || w.lostEpochs.includes(epoch)) return;
+  patchWorker(d, id, { lostEpochs: [...w.lostEpochs, epoch].slice(-LOST_EPOCHS_KEPT) });
+}
+
+/**
+ * Asks every worker to say hello again (`supervisor.up`), at most once per heartbeat period: a
+ * worker that speaks without having said hello to this supervisor (its broadcast or the hello
+ * was lost) would otherwise be ignored forever.
+ */
+export function announce(d: Draft, reason: string): void {
+  const last = d.ctx.announcedAt;
+  if (last !== null && d.ctx.now - last < d.ctx.heartbeatMs) return;
+  d.ctx.announcedAt = d.ctx.now;
+  emit(d, { type: 'supervisor.announce', reason });
 }
 
 /**
@@ -56,14 +80,32 @@ export function fence(d: Draft, messageType: string, worker: string, epoch: stri
   }
   reject(d, reason);
   emit(d, { type: 'worker.fenced', worker, epoch, messageType, reason });
+  if (!w) {
+    announce(d, 'unknown_worker');
+  } else if (w.lostEpochs.includes(epoch)) {
+    // A stale incarnation still runs (it was hung, not dead): stop it, and only it, once.
+    patchWorker(d, worker, { lostEpochs: w.lostEpochs.filter((e) => e !== epoch) });
+    emit(d, {
+      type: 'worker.shutdown',
+      worker,
+      epoch,
+      reason: `fenced: ${reason}; this incarnation was declared lost`,
+    });
+  }
   return false;
 }
 
-/** A worker says hello: a new incarnation. Its listed sessions are re-adopted; others of an older incarnation are lost. */
+/**
+ * A worker says hello: a new incarnation, or the same one again (asked by `supervisor.up`). Its
+ * listed sessions are re-adopted, its record of ended sessions is taken in, and the sessions of an
+ * older incarnation it did not carry over are lost.
+ */
 export function onHello(d: Draft, e: EventOf<'WORKER_HELLO'>): void {
   advance(d, e.now);
   const prev = d.ctx.workers[e.worker];
+  const again = prev?.epoch === e.epoch;
   if (prev?.epoch && prev.epoch !== e.epoch) {
+    retireEpoch(d, e.worker, prev.epoch);
     const carried = new Set(e.sessions.map((s) => s.session));
     for (const id of liveSessionsOn(d, e.worker)) {
       if (carried.has(id)) continue;
@@ -81,21 +123,25 @@ export function onHello(d: Draft, e: EventOf<'WORKER_HELLO'>): void {
   }
   if (prev?.supervision === 'restarting') d.effects.push({ kind: 'cancelRespawn', worker: e.worker });
   const local = prev?.local ?? false;
+  const { error, ...base } = d.ctx.workers[e.worker] ?? localWorker(e.worker, e.capacity, d.ctx.now);
   writable(d, 'workers')[e.worker] = {
-    ...(prev ?? localWorker(e.worker, e.capacity, d.ctx.now)),
+    ...base,
     epoch: e.epoch,
     pid: e.pid,
     host: e.host,
-    state: 'registering',
+    // The same incarnation saying hello again is still registered as it was.
+    state: again && prev ? prev.state : 'registering',
     supervision: local ? 'up' : 'remote',
     local,
     capacity: e.capacity,
-    prewarmMs: null,
+    prewarmMs: again && prev ? prev.prewarmMs : null,
     lastSeen: d.ctx.now,
-    since: d.ctx.now,
+    since: again && prev ? prev.since : d.ctx.now,
+    lostEpochs: base.lostEpochs.filter((x) => x !== e.epoch),
   };
   reconcileSessions(d, e.worker, e.sessions, false);
-  if (d.ctx.state === 'draining')
+  recordEnded(d, e.worker, e.ended ?? []);
+  if (d.mode === 'draining')
     emit(d, { type: 'worker.drain', worker: e.worker, timeoutMs: d.ctx.drainTimeoutMs });
 }
 
@@ -108,12 +154,18 @@ export function onHeartbeat(d: Draft, e: EventOf<'HEARTBEAT'>): void {
     capacity: e.capacity,
     rssBytes: e.rssBytes,
     prewarmMs: e.prewarm.ms ?? w.prewarmMs,
+    ...(e.rejected ? { rejected: e.rejected } : {}),
   });
+  // Ends first: a session the worker no longer lists, with its end in the record, ended as recorded.
+  recordEnded(d, e.worker, e.ended ?? []);
   reconcileSessions(d, e.worker, e.sessions, true);
 }
 
 export function onWorkerState(d: Draft, e: EventOf<'WORKER_STATE'>): void {
   advance(d, e.now);
+  // Why it failed is kept even when the report comes late (its process exit was seen first).
+  if (e.state === 'failed' && e.reason && d.ctx.workers[e.worker])
+    patchWorker(d, e.worker, { error: e.reason });
   if (fence(d, 'worker.state', e.worker, e.epoch)) patchWorker(d, e.worker, { state: e.state });
 }
 
@@ -124,6 +176,12 @@ export function onWorkerExited(d: Draft, e: EventOf<'WORKER_EXITED'>): void {
   if (!w?.local) {
     reject(d, 'unknown_worker');
     return;
+  }
+  if (e.code !== 0 && !w.error) {
+    const how = e.signal ?? `code ${e.code}`;
+    patchWorker(d, e.worker, {
+      error: { code: 'worker_lost', message: `worker process ${e.pid ?? w.pid} exited with ${how}` },
+    });
   }
   if (w.supervision !== 'up' || (e.pid != null && w.pid !== null && e.pid !== w.pid)) {
     reject(d, 'stale_exit');
@@ -178,6 +236,8 @@ export function onTick(d: Draft): void {
 export function loseWorker(d: Draft, id: string, exit: WorkerExit, why: string): void {
   // Its process is certainly gone (not just silent): what it never started can go elsewhere.
   const gone = exit.reason === 'exit';
+  const epoch = d.ctx.workers[id]?.epoch;
+  if (epoch) retireEpoch(d, id, epoch);
   patchWorker(d, id, { epoch: null });
   for (const s of liveSessionsOn(d, id)) {
     if (gone && replaceUnstarted(d, s)) continue;
@@ -192,7 +252,7 @@ export function loseWorker(d: Draft, id: string, exit: WorkerExit, why: string):
   const w = patchWorker(d, id, { epoch: null, active: 0 });
   const endState = isNormalExit(exit) ? 'stopped' : 'failed';
   const { policy } = d.ctx;
-  if (d.ctx.state !== 'running') {
+  if (d.mode !== 'running') {
     patchWorker(d, id, { supervision: w.local ? 'stopped' : 'remote', state: 'stopped' });
   } else if (!w.local) {
     patchWorker(d, id, { state: 'failed' });
@@ -246,6 +306,7 @@ export function onRespawn(d: Draft, e: EventOf<'RESPAWN'>): void {
 export function onDrain(d: Draft, e: EventOf<'DRAIN'>): void {
   advance(d, e.now);
   if (e.timeoutMs !== undefined) d.ctx.drainTimeoutMs = e.timeoutMs;
+  d.ctx.drain = { since: d.ctx.now, cut: 0 };
   for (const w of Object.values(d.ctx.workers)) {
     if (w.epoch !== null && w.state !== 'stopped' && w.state !== 'failed') {
       emit(d, { type: 'worker.drain', worker: w.id, timeoutMs: d.ctx.drainTimeoutMs });

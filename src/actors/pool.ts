@@ -1,5 +1,11 @@
 import type { ErrorData, SessionState } from '../protocol/index.ts';
-import type { SessionView, SupervisorContext, SupervisorEmitted, WorkerView } from './supervisor.types.ts';
+import type {
+  SessionView,
+  SupervisorContext,
+  SupervisorEmitted,
+  SupervisorState,
+  WorkerView,
+} from './supervisor.types.ts';
 
 /**
  * The supervisor's pool state is changed only by the pure reducers in pool-*.ts. A reducer works
@@ -14,6 +20,8 @@ export type Effect =
 
 export interface Draft {
   ctx: SupervisorContext;
+  /** The supervisor machine's state while this event applies (the reducers' only view of it). */
+  mode: SupervisorState;
   effects: Effect[];
   /** The maps this change has copied so far: each is copied on its first write, not per event. */
   copied: Set<DraftMap>;
@@ -23,9 +31,9 @@ type DraftMap = 'workers' | 'sessions' | 'jobs' | 'rejected';
 
 export const FINAL_STATES: ReadonlySet<SessionState> = new Set(['closed', 'failed', 'cancelled']);
 
-/** Starts a change of `ctx`. */
-export function draft(ctx: SupervisorContext): Draft {
-  return { ctx: { ...ctx }, effects: [], copied: new Set() };
+/** Starts a change of `ctx`, applied while the machine is in state `mode`. */
+export function draft(ctx: SupervisorContext, mode: SupervisorState = 'running'): Draft {
+  return { ctx: { ...ctx }, mode, effects: [], copied: new Set() };
 }
 
 /**
@@ -57,6 +65,8 @@ export function patchWorker(d: Draft, id: string, patch: Partial<WorkerView>): W
 
 export function patchSession(d: Draft, id: string, patch: Partial<SessionView>): SessionView {
   const next = { ...(d.ctx.sessions[id] as SessionView), ...patch };
+  // Reported by its worker, or ended: it will never move, so how to start it is no longer needed.
+  if (next.confirmed || next.reported) delete next.start;
   writable(d, 'sessions')[id] = next;
   return next;
 }
@@ -74,7 +84,8 @@ export function isLive(s: SessionView): boolean {
 
 /**
  * Records the end of a session once: sets its final state, emits `session.lost` (worker loss) or
- * `session.ended`, and remembers it in the bounded ledger of ended sessions.
+ * `session.ended`, and remembers it in the bounded record of ended sessions. `at` is when it
+ * ended, when that was before now (a worker's record of an end nobody heard).
  */
 export function endSession(
   d: Draft,
@@ -82,18 +93,24 @@ export function endSession(
   state: SessionState,
   error: ErrorData | undefined,
   how: 'ended' | 'lost',
+  at: number = d.ctx.now,
 ): void {
   const s = d.ctx.sessions[id];
   if (!s || s.reported) return;
+  const endedAt = Math.min(at, d.ctx.now);
   const ended = patchSession(d, id, {
     state,
-    since: d.ctx.now,
+    since: endedAt,
     reported: true,
     ...(error ? { error } : {}),
   });
   const base = { sessionId: id, worker: ended.worker, agent: ended.agent, jobId: ended.jobId };
-  if (how === 'lost' && error) emit(d, { type: 'session.lost', ...base, error });
-  else emit(d, { type: 'session.ended', ...base, state, ...(error ? { error } : {}) });
+  if (how === 'lost' && error) emit(d, { type: 'session.lost', ...base, seq: ended.seq + 1, error });
+  else emit(d, { type: 'session.ended', ...base, state, seq: ended.seq, ...(error ? { error } : {}) });
+  const { drain } = d.ctx;
+  if (drain.since !== null && endedAt >= drain.since && state !== 'closed') {
+    d.ctx.drain = { ...drain, cut: drain.cut + 1 };
+  }
   d.ctx.ended = [...d.ctx.ended, id];
   while (d.ctx.ended.length > d.ctx.endedLimit) {
     const [oldest, ...rest] = d.ctx.ended;
@@ -127,7 +144,7 @@ export function settle(d: Draft): void {
   }
   const previous = d.ctx.health;
   const health =
-    d.ctx.state === 'draining' || d.ctx.state === 'stopped'
+    d.mode === 'draining' || d.mode === 'stopped'
       ? 'draining'
       : Object.values(d.ctx.workers).some((w) => w.supervision === 'given_up')
         ? 'degraded'

@@ -1,8 +1,15 @@
-import { enqueueActions, setup } from 'xstate';
+import { enqueueActions, setup, stateIn } from 'xstate';
 import { seedFrom } from './backoff.ts';
-import { advance, type Draft, draft, type Effect, settle } from './pool.ts';
-import { onDispatch, onPlaceFailed, onSessionEnded, onSessionState } from './pool-sessions.ts';
+import { advance, type Draft, draft, type Effect, reject, settle } from './pool.ts';
 import {
+  onDispatch,
+  onPlaceFailed,
+  onSessionEnded,
+  onSessionSpeech,
+  onSessionState,
+} from './pool-sessions.ts';
+import {
+  announce,
   fence,
   isDown,
   localWorker,
@@ -29,13 +36,15 @@ export type * from './supervisor.types.ts';
 
 /**
  * Applies one event to the pool state: a pure function the machine's actions call, and tests
- * can call directly. Returns the new context and the effects (emits, timers) to carry out.
+ * can call directly. `mode` is the machine's state while the event applies. Returns the new
+ * context and the effects (emits, timers) to carry out.
  */
 export function reducePool(
   context: SupervisorContext,
   event: SupervisorEvent,
+  mode: SupervisorState = 'running',
 ): { context: SupervisorContext; effects: Effect[] } {
-  const d = draft(context);
+  const d = draft(context, mode);
   applyEvent(d, event);
   settle(d);
   return { context: d.ctx, effects: d.effects };
@@ -59,6 +68,12 @@ function applyEvent(d: Draft, e: SupervisorEvent): void {
     case 'SESSION_ENDED':
       advance(d, e.now);
       if (fence(d, 'session.ended', e.worker, e.epoch)) onSessionEnded(d, e);
+      return;
+    case 'SESSION_SPEECH':
+      onSessionSpeech(d, e);
+      return;
+    case 'REJECTED':
+      reject(d, e.reason);
       return;
     case 'WORKER_EXITED':
       onWorkerExited(d, e);
@@ -101,24 +116,33 @@ export const supervisorMachine = setup({
     allWorkersDown: ({ context }) => Object.values(context.workers).every(isDown),
   },
   actions: {
-    enter: enqueueActions(({ context, event, enqueue }, params: { state: SupervisorState }) => {
-      const seq = context.seq + 1;
-      enqueue.assign({ state: params.state, seq });
-      enqueue.emit({
-        type: 'supervisor.transition',
-        from: context.state,
-        to: params.state,
-        seq,
-        event: event.type,
-      });
-      if (params.state === 'draining' && context.health !== 'draining') {
-        enqueue.assign({ health: 'draining' });
-        enqueue.emit({ type: 'pool.health', health: 'draining', previous: context.health });
-      }
-    }),
-    /** Runs the pool reducer for the current event and carries out its effects. */
-    apply: enqueueActions(({ context, event, enqueue }) => {
-      const { context: next, effects } = reducePool(context, event);
+    enter: enqueueActions(
+      ({ context, event, enqueue }, params: { state: SupervisorState; from: SupervisorState | null }) => {
+        const seq = context.seq + 1;
+        enqueue.assign({ seq });
+        enqueue.emit({
+          type: 'supervisor.transition',
+          from: params.from,
+          to: params.state,
+          seq,
+          event: event.type,
+        });
+        if (params.state === 'draining' && context.health !== 'draining') {
+          enqueue.assign({ health: 'draining' });
+          enqueue.emit({ type: 'pool.health', health: 'draining', previous: context.health });
+        }
+      },
+    ),
+    /**
+     * Runs the pool reducer for the current event, in the machine's current state (read from the
+     * snapshot, never from a copy in context), and carries out its effects. A `DRAIN` applies in
+     * `running`: entering `draining` then reports the drain.
+     */
+    apply: enqueueActions(({ context, event, enqueue, check }) => {
+      // `check` is typed for inline predicates only; the stateIn guard is evaluated the same way.
+      const inDraining = stateIn('draining') as unknown as Parameters<typeof check>[0];
+      const mode: SupervisorState = check(inDraining) ? 'draining' : 'running';
+      const { context: next, effects } = reducePool(context, event, mode);
       enqueue.assign(() => next);
       for (const effect of effects) {
         if (effect.kind === 'emit') enqueue.emit(effect.event);
@@ -137,11 +161,18 @@ export const supervisorMachine = setup({
         if (w.local) enqueue.emit({ type: 'worker.spawn', worker: w.id, attempt: 0, restarts: 0 });
       }
     }),
+    /** Workers that outlived a previous supervisor answer with a hello carrying their sessions. */
+    announceStart: enqueueActions(({ context, enqueue }) => {
+      const d = draft(context);
+      announce(d, 'started');
+      enqueue.assign(() => d.ctx);
+      for (const effect of d.effects) if (effect.kind === 'emit') enqueue.emit(effect.event);
+    }),
     scheduleTick: enqueueActions(({ enqueue }) => {
       enqueue.raise({ type: 'TICK' }, { delay: 'heartbeatTick', id: 'tick' });
     }),
     drainDeadline: enqueueActions(({ context, enqueue }) => {
-      const d = draft(context);
+      const d = draft(context, 'draining');
       onDrainDeadline(d);
       settle(d);
       enqueue.assign(() => d.ctx);
@@ -151,7 +182,7 @@ export const supervisorMachine = setup({
 }).createMachine({
   id: 'supervisor',
   description:
-    'The pool: agent registry, workers, sessions and placements. Worker and session reports, dispatches and the periodic loss check (`TICK`, every heartbeatMs) are applied by the pure reducers in pool-*.ts; side effects leave as emitted events.',
+    'The pool: agent registry, workers (epochs, fencing, last errors, rejection counters), sessions (seq, placement, start transport) and the bounded record of ended sessions. Worker and session reports, dispatches and the periodic loss check (`TICK`, every heartbeatMs) are applied by the pure reducers in pool-*.ts; side effects leave as emitted events.',
   context: ({ input }) => {
     const heartbeatMs = input.heartbeatMs ?? 1_000;
     const missedHeartbeats = input.missedHeartbeats ?? 3;
@@ -179,22 +210,25 @@ export const supervisorMachine = setup({
       rng: input.seed ?? seedFrom(input.pool),
       rejected: {},
       busDown: false,
-      state: null,
+      announcedAt: null,
+      drain: { since: null, cut: 0 },
       seq: 0,
     };
   },
-  entry: ['spawnLocalWorkers', 'scheduleTick'],
+  entry: ['spawnLocalWorkers', 'announceStart', 'scheduleTick'],
   on: {
     WORKER_HELLO: { actions: 'apply' },
     HEARTBEAT: { actions: 'apply' },
     WORKER_STATE: { actions: 'apply' },
     SESSION_STATE: { actions: 'apply' },
     SESSION_ENDED: { actions: 'apply' },
+    SESSION_SPEECH: { actions: 'apply' },
     WORKER_EXITED: { actions: 'apply' },
     DISPATCH: { actions: 'apply' },
     PLACE_FAILED: { actions: 'apply' },
     BUS: { actions: 'apply' },
     RESPAWN: { actions: 'apply' },
+    REJECTED: { actions: 'apply' },
     TICK: { actions: ['apply', 'scheduleTick'] },
   },
   initial: 'running',
@@ -202,20 +236,20 @@ export const supervisorMachine = setup({
     running: {
       description:
         'Routes and places dispatches, tracks workers and sessions, detects lost workers and restarts local ones per the restart policy.',
-      entry: { type: 'enter', params: { state: 'running' } },
+      entry: { type: 'enter', params: { state: 'running', from: null } },
       on: { DRAIN: { target: 'draining', actions: 'apply' } },
     },
     draining: {
       description:
         'Refuses new dispatches (code draining) and asks every worker to drain; stops when all workers are down, or at the drain deadline.',
-      entry: { type: 'enter', params: { state: 'draining' } },
+      entry: { type: 'enter', params: { state: 'draining', from: 'running' } },
       always: { guard: 'allWorkersDown', target: 'stopped' },
       after: { drainDeadline: { target: 'stopped', actions: 'drainDeadline' } },
     },
     stopped: {
       description: 'Every worker has stopped (or was given up at the deadline).',
       type: 'final',
-      entry: { type: 'enter', params: { state: 'stopped' } },
+      entry: { type: 'enter', params: { state: 'stopped', from: 'draining' } },
     },
   },
 });

@@ -1,9 +1,12 @@
 import type {
   AgentSpec,
   ErrorData,
+  JobDescriptor,
+  LocalAudioInput,
   MessageBody,
   MessageType,
   SessionState,
+  Transport,
   WorkerState,
 } from '../protocol/index.ts';
 import type { RestartPolicy, RestartType } from './restart-policy.ts';
@@ -62,6 +65,22 @@ export interface WorkerView {
   lastSeen: number | null;
   /** When this incarnation was spawned or said hello. */
   since: number;
+  /** Why the worker last failed (its own report, or how its process ended); cleared by its next hello. */
+  error?: ErrorData;
+  /** The worker's own rejection counters, from its latest heartbeat. */
+  rejected: Record<string, number>;
+  /**
+   * Earlier incarnations that really said hello and were then declared lost or replaced, newest
+   * last (at most LOST_EPOCHS_KEPT). If one still speaks it was hung, not dead: it is told to shut
+   * down, once, and leaves this list. A forged epoch is never in it, so it never gets a command.
+   */
+  lostEpochs: string[];
+}
+
+/** What starting a session on a worker needs, kept until the worker reports it (it may have to move). */
+export interface SessionStart {
+  job: JobDescriptor;
+  transport: Transport;
 }
 
 export interface SessionView {
@@ -80,6 +99,13 @@ export interface SessionView {
   confirmed: boolean;
   /** Its end has been emitted (`session.ended` or `session.lost`); nothing changes it any more. */
   reported: boolean;
+  /** User speech starts and ends its worker reported. */
+  speech: { start: number; end: number };
+  /**
+   * The job and transport it was placed with, while its worker has not reported it: if that
+   * worker's process dies first, the session moves with them. Dropped once confirmed or ended.
+   */
+  start?: SessionStart;
 }
 
 /** Plain data only. */
@@ -98,7 +124,7 @@ export interface SupervisorContext {
   sessions: Record<string, SessionView>;
   /** Job id → session id: a repeated job gets the same session. */
   jobs: Record<string, string>;
-  /** Ended sessions, oldest first; the oldest are forgotten past endedLimit. */
+  /** Ended sessions, oldest first; the oldest are forgotten past endedLimit (with their seq and job id). */
   ended: string[];
   health: Health;
   /** Latest time seen, from events and loss-check ticks. */
@@ -113,7 +139,11 @@ export interface SupervisorContext {
    * check is suspended (and restarts a full window when the link returns).
    */
   busDown: boolean;
-  state: SupervisorState | null;
+  /** When the last `supervisor.up` was asked for (start, or a message from a worker that never said hello). */
+  announcedAt: number | null;
+  /** The drain: when it began, and how many sessions it cut short (ended other than `closed` since). */
+  drain: { since: number | null; cut: number };
+  /** Seq of the supervisor's own transitions. */
   seq: number;
 }
 
@@ -132,6 +162,9 @@ export type SupervisorEvent =
   | ({ type: 'WORKER_STATE'; now: number } & Body<'worker.state'>)
   | ({ type: 'SESSION_STATE'; now: number } & Body<'session.state'>)
   | ({ type: 'SESSION_ENDED'; now: number } & Body<'session.ended'>)
+  | ({ type: 'SESSION_SPEECH'; now: number } & Body<'session.speech'>)
+  /** A message refused at ingress (e.g. `from_mismatch`), counted with the machine's own. */
+  | { type: 'REJECTED'; reason: string }
   | {
       type: 'WORKER_EXITED';
       now: number;
@@ -149,9 +182,15 @@ export type SupervisorEvent =
       agent?: string;
       job?: DispatchJob;
       explicitOnly?: boolean;
+      /** How the session gets its audio; absent: local, with `audio` as input (default 1 s of silence). */
+      transport?: Transport;
+      audio?: LocalAudioInput;
     }
-  /** session.start to the worker failed (error reply or timeout). */
-  | { type: 'PLACE_FAILED'; now: number; sessionId: string; error: ErrorData }
+  /**
+   * session.start to `worker` failed (error reply or timeout). Ignored when the session has moved
+   * to another worker meanwhile.
+   */
+  | { type: 'PLACE_FAILED'; now: number; sessionId: string; worker?: string; error: ErrorData }
   | { type: 'DRAIN'; now: number; timeoutMs?: number }
   /** The supervisor's NATS connection went down or came back. */
   | { type: 'BUS'; now: number; connected: boolean }
@@ -188,7 +227,10 @@ export type SupervisorEmitted =
       sessionId: string;
       worker: string;
       agent: string;
-      job: { id: string; room: string; metadata?: string; roomMetadata?: string };
+      job: JobDescriptor;
+      transport: Transport;
+      /** Present when the session moves off a worker that died before starting it. */
+      moved?: true;
     }
   | {
       type: 'session.lost';
@@ -196,6 +238,8 @@ export type SupervisorEmitted =
       worker: string;
       agent: string;
       jobId: string;
+      /** One past the last seq its worker reported: the supervisor's own verdict. */
+      seq: number;
       error: ErrorData;
     }
   | {
@@ -205,6 +249,7 @@ export type SupervisorEmitted =
       agent: string;
       jobId: string;
       state: SessionState;
+      seq: number;
       error?: ErrorData;
     }
   /** The worker still runs a session the supervisor has already reported ended: stop it. */
@@ -222,4 +267,8 @@ export type SupervisorEmitted =
       reason: string;
     }
   | { type: 'worker.fenced'; worker: string; epoch: string; messageType: string; reason: string }
+  /** A fenced incarnation that said hello still speaks (it was hung, not dead): stop it, and only it. */
+  | { type: 'worker.shutdown'; worker: string; epoch: string; reason: string }
+  /** Ask every worker to say hello again (`supervisor.up`): at start, and when an unknown worker speaks. */
+  | { type: 'supervisor.announce'; reason: string }
   | { type: 'pool.health'; health: Health; previous: Health };

@@ -185,17 +185,12 @@ export async function runPool(opts: PoolOptions): Promise<number> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
-  const drainStart = Date.now();
   await pool.stop();
-  // The exit code tells how the drain went: 0 every session finished, 4 some were cut short.
-  const cut = pool.service.ledger
-    .all()
-    .filter((e) => e.end && e.end.at >= drainStart && e.end.state !== 'closed');
-  if (cut.length > 0) {
-    pool.log.warn(
-      { sessions: cut.map((e) => e.session) },
-      `pool stopped; ${cut.length} session(s) did not finish within the drain timeout`,
-    );
+  // The exit code tells how the drain went: 0 every session finished, 4 some were cut short
+  // (adopted sessions included): a projection of the supervisor machine's snapshot.
+  const { cut, sessions } = pool.service.drainReport();
+  if (cut > 0) {
+    pool.log.warn({ cut, sessions }, 'pool stopped; sessions did not finish within the drain timeout');
     return POOL_EXIT.drainCut;
   }
   pool.log.info('pool stopped; every session finished');

@@ -5,7 +5,13 @@ import {
   type SupervisorInput,
   supervisorMachine,
 } from '../../src/actors/supervisor.machine.ts';
-import type { SessionState, SessionSummary, WorkerState } from '../../src/protocol/index.ts';
+import type {
+  EndedSession,
+  Outcome,
+  SessionState,
+  SessionSummary,
+  WorkerState,
+} from '../../src/protocol/index.ts';
 
 type Emitted<T extends SupervisorEmitted['type']> = Extract<SupervisorEmitted, { type: T }>;
 
@@ -56,7 +62,7 @@ export function pool(input: Partial<SupervisorInput> = {}) {
     hello(
       worker: string,
       epoch: string,
-      opts: { capacity?: number; sessions?: SessionSummary[]; pid?: number } = {},
+      opts: { capacity?: number; sessions?: SessionSummary[]; pid?: number; ended?: EndedSession[] } = {},
     ) {
       send({
         type: 'WORKER_HELLO',
@@ -68,12 +74,18 @@ export function pool(input: Partial<SupervisorInput> = {}) {
         capacity: opts.capacity ?? 4,
         versions: { min: 1, max: 1 },
         sessions: opts.sessions ?? [],
+        ...(opts.ended ? { ended: opts.ended } : {}),
       });
     },
     heartbeat(
       worker: string,
       epoch: string,
-      opts: { state?: WorkerState; sessions?: SessionSummary[]; capacity?: number } = {},
+      opts: {
+        state?: WorkerState;
+        sessions?: SessionSummary[];
+        capacity?: number;
+        ended?: EndedSession[];
+      } = {},
     ) {
       send({
         type: 'HEARTBEAT',
@@ -86,6 +98,7 @@ export function pool(input: Partial<SupervisorInput> = {}) {
         rssBytes: 100_000_000,
         prewarm: { status: 'ok', ms: 61 },
         sessions: opts.sessions ?? [],
+        ...(opts.ended ? { ended: opts.ended } : {}),
       });
     },
     /** Hello plus a first heartbeat: the worker is ready. */
@@ -122,6 +135,17 @@ export function pool(input: Partial<SupervisorInput> = {}) {
     },
   };
   return api;
+}
+
+/** A worker's record of an ended session. */
+export function endedRecord(
+  session: string,
+  outcome: Outcome,
+  seq: number,
+  endedAt: number,
+  extra: Partial<EndedSession> = {},
+): EndedSession {
+  return { session, agent: 'dental', jobId: `job-${session}`, seq, outcome, endedAt, ...extra };
 }
 
 export function summary(session: string, state: SessionState, seq: number, agent = 'dental'): SessionSummary {

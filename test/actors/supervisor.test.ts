@@ -26,6 +26,12 @@ describe('dispatch', () => {
         worker: 'w1',
         agent: 'dental',
         job: { id: 'job-1', room: 'dental-42' },
+        // No transport asked for: local, one second of silence, output discarded.
+        transport: {
+          kind: 'local',
+          input: { kind: 'silence', durationMs: 1000 },
+          output: { kind: 'discard' },
+        },
       },
     ]);
     const second = p.dispatch({ agent: 'restaurant' });
@@ -95,6 +101,7 @@ describe('dispatch', () => {
         agent: 'restaurant',
         jobId: 'r1',
         state: 'failed',
+        seq: 0,
         error: { code: 'timeout', message: 'session.start timed out' },
       },
     ]);

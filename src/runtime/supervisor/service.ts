@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Actor, createActor } from 'xstate';
+import { drainReport, type LedgerEntry, ledgerEntries, ledgerEntry } from '../../actors/pool-views.ts';
 import { supervisorMachine } from '../../actors/supervisor.machine.ts';
 import type { DispatchResult, SupervisorEmitted, SupervisorInput } from '../../actors/supervisor.types.ts';
 import {
@@ -21,7 +22,6 @@ import { InspectPublisher } from '../inspect/publisher.ts';
 import { LogLimiter } from '../log-limiter.ts';
 import type { Logger } from '../logger.ts';
 import { type Bus, NoRespondersError, RequestFailedError, RequestTimeoutError } from '../nats/bus.ts';
-import { Ledger } from './ledger.ts';
 import { buildStatus } from './status.ts';
 import type { DispatchBody, DispatchOutcome, SessionListener, SessionUpdate } from './types.ts';
 
@@ -46,25 +46,29 @@ export const SUPERVISOR_ID = 'supervisor';
 
 type Emitted<T extends SupervisorEmitted['type']> = Extract<SupervisorEmitted, { type: T }>;
 
+/** The ledger: every session the supervisor knows, live or in the bounded record of ended ones. */
+export interface LedgerView {
+  get(session: string): LedgerEntry | undefined;
+  all(): LedgerEntry[];
+}
+
 /**
- * The supervisor process's logic: the supervisor machine holds the pool state; this class feeds
- * it NATS messages and process exits, and carries out what it emits (placing sessions, spawning
- * and killing workers, reporting ends).
+ * The supervisor process's edge. The supervisor machine holds all pool state (workers, sessions,
+ * fencing, the record of ended sessions); this class has two jobs only: ingress (decode a NATS
+ * message or a process exit, turn it into an event) and carrying out what the machine emits
+ * (NATS commands, spawn, kill, logs). Status, the ledger and the drain's verdict are projections
+ * of the machine's snapshot.
  */
 export class SupervisorService {
   readonly epoch = randomUUID().slice(0, 8);
-  readonly ledger = new Ledger();
   /** Recent transitions of every session, for `openrtc inspect --session` (docs/inspect.md). */
   readonly history = new InspectHistory();
   readonly actor: Actor<typeof supervisorMachine>;
   private readonly s: Subjects;
-  private sessionSeq = new Map<string, number>();
-  /** Each worker's own rejection counters, from its latest heartbeat. */
-  private readonly workerRejected = new Map<string, Record<string, number>>();
-  /** Why each worker last failed, for status; cleared by its next hello. */
-  private readonly workerErrors = new Map<string, ErrorData>();
   readonly stopped: Promise<void>;
   private readonly inspector: InspectPublisher;
+  private readonly sessionListeners = new Set<SessionListener>();
+  private readonly fenceLog = new LogLimiter();
 
   constructor(private readonly o: SupervisorServiceOptions) {
     this.s = subjects(o.pool);
@@ -98,20 +102,14 @@ export class SupervisorService {
     serveHistory(bus, this.s, this.history);
     // While our own link is down, silence proves nothing about the workers.
     bus.onLink((connected) => this.actor.send({ type: 'BUS', now: Date.now(), connected }));
+    // Starting, the machine announces itself (supervisor.up): workers that outlived a previous
+    // supervisor answer with a hello carrying their sessions and their record of ended ones.
     this.actor.start();
-    // Workers that outlived a previous supervisor answer with a hello carrying their sessions.
-    bus.publish(this.s.broadcast, bus.make('supervisor.up', { epoch: this.epoch }));
   }
 
   /** A local worker process exited (any code or signal). */
   workerExited(worker: string, pid: number, code: number | null, signal: string | null): void {
     const normal = code === 0 && this.actor.getSnapshot().context.health === 'draining';
-    if (code !== 0 && !this.workerErrors.has(worker)) {
-      this.workerErrors.set(worker, {
-        code: 'worker_lost',
-        message: `worker process ${pid} exited with ${signal ?? `code ${code}`}`,
-      });
-    }
     this.log[normal ? 'info' : 'warn']({ worker, pid, code, signal }, 'worker process exited');
     this.actor.send({ type: 'WORKER_EXITED', now: Date.now(), worker, pid, code, signal });
   }
@@ -124,15 +122,19 @@ export class SupervisorService {
   status(ref: string): MessageOf<'status.ok'> {
     return this.o.bus.make(
       'status.ok',
-      buildStatus(
-        ref,
-        this.actor.getSnapshot().context,
-        this.workerErrors,
-        this.o.bus.rejected,
-        this.ledger.rejectionCounts(),
-        ...this.workerRejected.values(),
-      ),
+      buildStatus(ref, this.actor.getSnapshot().context, this.o.bus.rejected),
     );
+  }
+
+  /** Every session the supervisor knows, and how each ended (a projection of the machine's snapshot). */
+  get ledger(): LedgerView {
+    const ctx = () => this.actor.getSnapshot().context;
+    return { get: (session) => ledgerEntry(ctx(), session), all: () => ledgerEntries(ctx()) };
+  }
+
+  /** How the drain went: the sessions it cut short (adopted ones included). */
+  drainReport(): { cut: number; sessions: string[] } {
+    return drainReport(this.actor.getSnapshot().context);
   }
 
   private onHello(msg: Message, subject: string): Reply | undefined {
@@ -163,12 +165,16 @@ export class SupervisorService {
       return bus.make('error', { ref: msg.id, error });
     }
     const { v, id, ts, from, type, ...body } = msg;
-    if (this.helloEpochs.size >= 10_000) this.helloEpochs.clear();
-    this.helloEpochs.add(msg.epoch);
-    this.workerErrors.delete(msg.worker);
     this.actor.send({ type: 'WORKER_HELLO', now: Date.now(), ...body });
     this.log.info(
-      { worker: msg.worker, pid: msg.pid, host: msg.host, epoch: msg.epoch, sessions: msg.sessions.length },
+      {
+        worker: msg.worker,
+        pid: msg.pid,
+        host: msg.host,
+        epoch: msg.epoch,
+        sessions: msg.sessions.length,
+        ended: msg.ended?.length ?? 0,
+      },
       'worker said hello',
     );
     return bus.make('welcome', {
@@ -188,7 +194,6 @@ export class SupervisorService {
     const { v, id, ts, from, type, ...body } = msg as Message & { worker: string };
     switch (msg.type) {
       case 'heartbeat':
-        if (msg.rejected) this.workerRejected.set(msg.worker, msg.rejected);
         this.actor.send({
           type: 'HEARTBEAT',
           now,
@@ -196,7 +201,6 @@ export class SupervisorService {
         });
         break;
       case 'worker.state':
-        if (msg.state === 'failed' && msg.reason) this.workerErrors.set(msg.worker, msg.reason);
         this.actor.send({
           type: 'WORKER_STATE',
           now,
@@ -204,7 +208,6 @@ export class SupervisorService {
         });
         break;
       case 'session.state':
-        this.sessionSeq.set(msg.session, Math.max(this.sessionSeq.get(msg.session) ?? 0, msg.seq));
         this.notify({
           session: msg.session,
           worker: msg.worker,
@@ -226,7 +229,11 @@ export class SupervisorService {
         });
         break;
       case 'session.speech':
-        this.ledger.speech(msg.session, msg.kind);
+        this.actor.send({
+          type: 'SESSION_SPEECH',
+          now,
+          ...(body as Omit<MessageOf<'session.speech'>, 'v' | 'id' | 'ts' | 'from' | 'type'>),
+        });
         break;
     }
   }
@@ -251,7 +258,6 @@ export class SupervisorService {
       if (r.requestId === requestId) result = r;
     });
     const sessionId = `s${randomUUID().replaceAll('-', '').slice(0, 12)}`;
-    this.pendingTransport.set(sessionId, body);
     try {
       this.actor.send({
         type: 'DISPATCH',
@@ -261,10 +267,11 @@ export class SupervisorService {
         ...(body.agent ? { agent: body.agent } : {}),
         ...(body.job ? { job: body.job } : {}),
         ...(body.explicitOnly !== undefined ? { explicitOnly: body.explicitOnly } : {}),
+        ...(body.transport ? { transport: body.transport } : {}),
+        ...(body.audio ? { audio: body.audio } : {}),
       });
     } finally {
       sub.unsubscribe();
-      this.pendingTransport.delete(sessionId);
     }
     if (!result)
       return {
@@ -308,18 +315,7 @@ export class SupervisorService {
     return this.command(view.worker, this.o.bus.make('session.cancel', { session, reason }));
   }
 
-  private readonly sessionListeners = new Set<SessionListener>();
-  private readonly fenceLog = new LogLimiter();
-  /** Epochs of incarnations that said hello (bounded). */
-  private readonly helloEpochs = new Set<string>();
-  /** session.start of each session its worker has not reported yet, in case it must move. */
-  private readonly unstarted = new Map<string, MessageOf<'session.start'>>();
-  /** Stale epochs already told to shut down. */
-  private readonly shutdownSent = new Set<string>();
-
   private notify(e: SessionUpdate): void {
-    // Reported by its worker (or ended): it will never be moved, so its start is no longer needed.
-    this.unstarted.delete(e.session);
     for (const l of this.sessionListeners) {
       try {
         l(e);
@@ -329,9 +325,6 @@ export class SupervisorService {
     }
   }
 
-  /** Dispatch requests by pre-generated session id, while the machine places them (synchronously). */
-  private readonly pendingTransport = new Map<string, DispatchBody>();
-
   private wireEmitted(): void {
     const a = this.actor;
     a.on('session.place', (e) => this.place(e));
@@ -340,28 +333,21 @@ export class SupervisorService {
         { session: e.sessionId, worker: e.worker, agent: e.agent, job: e.jobId, err: e.error },
         'session lost with its worker',
       );
-      this.ledger.ended(e.sessionId, 'failed', e.error);
-      this.notify({
-        session: e.sessionId,
-        worker: e.worker,
-        state: 'failed',
-        seq: (this.sessionSeq.get(e.sessionId) ?? 0) + 1,
-        error: e.error,
-      });
-      this.inspectSession(e.sessionId, e.worker, 'failed', 'WORKER_LOST', {
+      this.notify({ session: e.sessionId, worker: e.worker, state: 'failed', seq: e.seq, error: e.error });
+      this.inspectSession(e.sessionId, e.worker, e.seq, 'failed', 'WORKER_LOST', {
         agent: e.agent,
         worker: e.worker,
         error: `${e.error.code}: ${e.error.message}`,
       });
     });
     a.on('session.ended', (e) => {
-      this.ledger.ended(e.sessionId, e.state, e.error);
-      // Also covers ends the worker never reported (a failed placement, a lost end event).
+      // Also covers ends the worker never reported (a failed placement, a lost end event), and
+      // ends a worker recorded while no supervisor listened.
       this.notify({
         session: e.sessionId,
         worker: e.worker,
         state: e.state,
-        seq: this.sessionSeq.get(e.sessionId) ?? 0,
+        seq: e.seq,
         ...(e.error ? { error: e.error } : {}),
       });
       this.log.info(
@@ -372,7 +358,7 @@ export class SupervisorService {
           state: e.state,
           ...(e.error ? { err: e.error } : {}),
         },
-        `session ${e.state}`,
+        'session ended',
       );
     });
     a.on(
@@ -400,35 +386,43 @@ export class SupervisorService {
     );
     a.on('worker.given_up', (e) =>
       this.log.error(
-        { worker: e.worker, restarts: e.restarts, maxRestarts: e.maxRestarts, periodMs: e.periodMs },
-        `worker given up: ${e.reason}`,
+        {
+          worker: e.worker,
+          restarts: e.restarts,
+          maxRestarts: e.maxRestarts,
+          periodMs: e.periodMs,
+          reason: e.reason,
+        },
+        'worker given up',
       ),
     );
     a.on('worker.fenced', (e) => {
       const { log, suppressed } = this.fenceLog.allow(e.worker);
       if (log) {
         this.log.warn(
-          { worker: e.worker, epoch: e.epoch, type: e.messageType, ...(suppressed ? { suppressed } : {}) },
-          `fenced: ${e.reason}`,
+          {
+            worker: e.worker,
+            epoch: e.epoch,
+            type: e.messageType,
+            reason: e.reason,
+            ...(suppressed ? { suppressed } : {}),
+          },
+          'fenced: message from an incarnation that is not live',
         );
       }
-      // A stale incarnation still runs (it was hung, not dead): stop it, and only it. Only
-      // incarnations that really said hello: a forged epoch must not make us send commands.
-      if (!this.helloEpochs.has(e.epoch) || this.shutdownSent.has(e.epoch)) return;
-      if (this.shutdownSent.size >= 1000) this.shutdownSent.clear();
-      this.shutdownSent.add(e.epoch);
-      void this.command(
-        e.worker,
-        this.o.bus.make('shutdown', {
-          reason: `fenced: ${e.reason}; this incarnation was declared lost`,
-          epoch: e.epoch,
-        }),
-      );
+    });
+    a.on('worker.shutdown', (e) => {
+      this.log.warn({ worker: e.worker, epoch: e.epoch, reason: e.reason }, 'stopping a fenced incarnation');
+      void this.command(e.worker, this.o.bus.make('shutdown', { reason: e.reason, epoch: e.epoch }));
+    });
+    a.on('supervisor.announce', (e) => {
+      this.log.info({ epoch: this.epoch, reason: e.reason }, 'asking every worker to say hello');
+      this.o.bus.publish(this.s.broadcast, this.o.bus.make('supervisor.up', { epoch: this.epoch }));
     });
     a.on('pool.health', (e) =>
       this.log[e.health === 'degraded' ? 'warn' : 'info'](
         { health: e.health, previous: e.previous },
-        `pool ${e.health}`,
+        'pool health',
       ),
     );
     a.on('supervisor.transition', (e) =>
@@ -443,29 +437,29 @@ export class SupervisorService {
     );
   }
 
+  /** Starts a placed session on its worker, with the job and transport the machine chose. */
   private async place(e: Emitted<'session.place'>): Promise<void> {
     const { bus } = this.o;
-    // A session moved off a worker that died before starting it keeps its job and transport.
-    const earlier = this.unstarted.get(e.sessionId);
-    const request = this.pendingTransport.get(e.sessionId);
-    const transport = earlier?.transport ??
-      request?.transport ?? {
-        kind: 'local' as const,
-        input: request?.audio ?? { kind: 'silence' as const, durationMs: 1000 },
-        output: { kind: 'discard' as const },
-      };
-    const job = earlier?.job ?? e.job;
-    this.ledger.dispatched(e.sessionId, e.agent, job.id);
     this.log.info(
-      { session: e.sessionId, worker: e.worker, agent: e.agent, job: job.id },
-      earlier ? 'session moved: its worker died before starting it' : 'session placed',
+      { session: e.sessionId, worker: e.worker, agent: e.agent, job: e.job.id },
+      e.moved ? 'session moved: its worker died before starting it' : 'session placed',
     );
-    const start = bus.make('session.start', { session: e.sessionId, agent: e.agent, job, transport });
-    this.unstarted.set(e.sessionId, start);
+    const start = bus.make('session.start', {
+      session: e.sessionId,
+      agent: e.agent,
+      job: e.job,
+      transport: e.transport,
+    });
     const error = await this.command(e.worker, start, 2);
-    // Only if it is still on that worker: it may have moved meanwhile.
-    if (error && this.actor.getSnapshot().context.sessions[e.sessionId]?.worker === e.worker) {
-      this.actor.send({ type: 'PLACE_FAILED', now: Date.now(), sessionId: e.sessionId, error });
+    // The machine ignores it if the session has moved to another worker meanwhile.
+    if (error) {
+      this.actor.send({
+        type: 'PLACE_FAILED',
+        now: Date.now(),
+        sessionId: e.sessionId,
+        worker: e.worker,
+        error,
+      });
     }
   }
 
@@ -493,7 +487,7 @@ export class SupervisorService {
   private fromMatchesSubject(worker: string, from: string, subject: string, type: string): boolean {
     const owner = parseSubject(subject)?.owner;
     if (owner === worker && from === worker) return true;
-    this.ledger.rejected('from_mismatch');
+    this.actor.send({ type: 'REJECTED', reason: 'from_mismatch' });
     this.log.warn({ subject, from, worker, type }, 'message refused: sender does not match its subject');
     return false;
   }
@@ -502,12 +496,11 @@ export class SupervisorService {
   private inspectSession(
     session: string,
     worker: string,
+    seq: number,
     to: string,
     event: string,
     summary: Record<string, string>,
   ): void {
-    const seq = (this.sessionSeq.get(session) ?? 0) + 1;
-    this.sessionSeq.set(session, seq);
     this.inspector.publish({
       actor: { id: session, kind: 'session', parent: worker },
       from: null,

@@ -1,24 +1,28 @@
 import type { SupervisorContext } from '../../actors/supervisor.types.ts';
-import type { ErrorData, MessageOf } from '../../protocol/index.ts';
+import type { MessageOf } from '../../protocol/index.ts';
 
 type StatusBody = Omit<MessageOf<'status.ok'>, 'v' | 'id' | 'ts' | 'from' | 'type'>;
 
-/** The status reply, from the supervisor machine's context and the rejection counters. */
+/**
+ * The status reply: a projection of the supervisor machine's context (workers with their last
+ * errors, sessions and the record of ended ones, rejection counters of the supervisor and of each
+ * worker), plus the bus's own decode counters.
+ */
 export function buildStatus(
   ref: string,
   ctx: SupervisorContext,
-  workerErrors: ReadonlyMap<string, ErrorData>,
-  ...counters: Readonly<Record<string, number>>[]
+  busRejected: Readonly<Record<string, number>> = {},
 ): StatusBody {
   const rejected: Record<string, number> = {};
-  for (const source of [ctx.rejected, ...counters]) {
+  const workers = Object.values(ctx.workers);
+  for (const source of [ctx.rejected, busRejected, ...workers.map((w) => w.rejected)]) {
     for (const [reason, n] of Object.entries(source)) rejected[reason] = (rejected[reason] ?? 0) + n;
   }
   return {
     ref,
     pool: ctx.pool,
     health: ctx.health,
-    workers: Object.values(ctx.workers)
+    workers: workers
       .sort((a, b) => a.id.localeCompare(b.id))
       .map((w) => ({
         worker: w.id,
@@ -33,7 +37,7 @@ export function buildStatus(
         prewarmMs: w.prewarmMs,
         restarts: w.restarts,
         lastSeen: w.lastSeen,
-        ...(workerErrors.has(w.id) ? { error: workerErrors.get(w.id) as ErrorData } : {}),
+        ...(w.error ? { error: w.error } : {}),
       })),
     sessions: Object.values(ctx.sessions)
       .sort((a, b) => a.createdAt - b.createdAt)
