@@ -156,7 +156,7 @@ export class AgentConnection {
     );
     this.o.log.warn(
       { attempt: this.attempt, delayMs: delay, reason },
-      `LiveKit agent connection lost or refused; reconnecting in ${delay} ms`,
+      'LiveKit agent connection lost or refused; reconnecting',
     );
     clearTimeout(this.retryTimer);
     this.retryTimer = setTimeout(() => void this.open(), delay);
