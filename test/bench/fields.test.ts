@@ -9,7 +9,10 @@ function line(name: string, overrides: Record<string, unknown> = {}): string {
   for (const [path, ok] of Object.entries(REQUIRED_FIELDS[name] ?? {})) {
     const keys = path.split('.');
     let at = result;
-    for (const k of keys.slice(0, -1)) at = (at[k] ??= {}) as Record<string, unknown>;
+    for (const k of keys.slice(0, -1)) {
+      at[k] ??= {};
+      at = at[k] as Record<string, unknown>;
+    }
     at[keys.at(-1) as string] = ok(true) ? true : 1;
   }
   return JSON.stringify({ ...result, ...overrides });
