@@ -11,10 +11,12 @@ import {
   Bus,
   ErrorReplyError,
   InvalidMessageError,
+  NatsUnavailableError,
   NoRespondersError,
   RequestFailedError,
   RequestTimeoutError,
 } from '../../../src/runtime/nats/bus.ts';
+import { startNatsServer } from '../../../src/runtime/nats/server.ts';
 import { captureLog } from '../../support/log.ts';
 import { useNatsServer } from '../../support/nats.ts';
 
@@ -137,6 +139,53 @@ describe('Bus', () => {
     expect((err as RequestFailedError).error.message).toContain('ack does not answer dispatch');
     expect(a.rejected.wrong_subject).toBe(before + 1);
     sub.unsubscribe();
+  });
+});
+
+describe('Bus: while its NATS link is down', () => {
+  it('a request fails at once as a NatsUnavailableError, unsent, and requests work again after the reconnect', async () => {
+    const server = await startNatsServer(); // its own: this test stops it
+    const bus = await Bus.connect({ url: server.url, name: 'down', self: 'w1', log: captureLog().log });
+    const responder = await Bus.connect({
+      url: server.url,
+      name: 'up',
+      self: 'supervisor',
+      log: captureLog().log,
+    });
+    try {
+      let asked = 0;
+      responder.subscribe(s.status, (m) => {
+        asked++;
+        return responder.make('status.ok', statusOk(m.id));
+      });
+      await responder.flush();
+      const links: boolean[] = [];
+      bus.onLink((up) => links.push(up));
+
+      await server.pause();
+      await expect.poll(() => bus.connected, { timeout: 10_000 }).toBe(false);
+      const started = Date.now();
+      const err = await bus.request(s.status, bus.make('status', {}), 20_000).catch((e) => e);
+      expect(Date.now() - started).toBeLessThan(5000); // not the 20 s timeout
+      expect(err).toBeInstanceOf(NatsUnavailableError);
+      expect(err).toMatchObject({
+        operation: 'status',
+        subject: s.status,
+        error: { code: 'nats_unavailable' },
+      });
+
+      await server.start();
+      await expect
+        .poll(() => bus.connected && responder.connected && links.length === 2, { timeout: 15_000 })
+        .toBe(true);
+      await responder.flush();
+      expect((await bus.request(s.status, bus.make('status', {}), 5000)).type).toBe('status.ok');
+      expect(asked).toBe(1); // the request made while down never arrived
+      expect(links).toEqual([false, true]);
+    } finally {
+      await Promise.all([bus.close(), responder.close()]);
+      await server.stop();
+    }
   });
 });
 
