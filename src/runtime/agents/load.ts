@@ -76,9 +76,23 @@ function runAppAgentName(abs: string): string | undefined {
   return AgentName.safeParse(name).success ? name : undefined;
 }
 
+/** Modules this process has loaded, by absolute path. */
+const loaded = new Map<string, LoadedAgent>();
+
+/** The agent module at `path` if this process has loaded it (a worker loads each at prewarm). */
+export function loadedAgent(path: string): LoadedAgent | undefined {
+  return loaded.get(path);
+}
+
 /** Imports an agent module by path (.ts through tsx, or .js) and checks its default export. */
 export async function loadAgentModule(path: string): Promise<LoadedAgent> {
   const abs = isAbsolute(path) ? path : resolve(path);
+  const agent = await importAgentModule(abs);
+  loaded.set(abs, agent);
+  return agent;
+}
+
+async function importAgentModule(abs: string): Promise<LoadedAgent> {
   const found = await stat(abs).catch(() => undefined);
   if (!found?.isFile()) throw new AgentModuleError(abs, 'no such module');
   let mod: Record<string, unknown>;

@@ -1,4 +1,5 @@
 import type { AgentSpec } from '../../protocol/index.ts';
+import { entryAgentDriver } from '../agents/entry-agent.ts';
 import { VoiceSession } from '../voice/session-runner.ts';
 import { type DriverArgs, runnerOptions, type SessionDriver } from '../worker/driver.ts';
 import { RoomSessionTransport } from './room-session-transport.ts';
@@ -18,6 +19,9 @@ export function createRoomDriver(args: DriverArgs): SessionDriver {
   const { spec, start } = args;
   const { transport } = start;
   if (transport.kind !== 'livekit') throw new Error(`createRoomDriver: transport '${transport.kind}'`);
+  // An agents-js module (defineAgent({ entry })) runs its own entry(ctx) in the room.
+  const entry = entryAgentDriver(args);
+  if (entry) return entry;
   return new VoiceSession({
     id: start.session,
     agent: spec.module,

@@ -71,6 +71,25 @@ describe('loadAgentModule', () => {
   });
 });
 
+describe('agents-js modules (defineAgent({ prewarm, entry }) from @livekit/agents)', () => {
+  it('are accepted as entry agents, named after the file, and refuse the local transport by name', async () => {
+    const file = at('agents-js-no-cli/plain-entry.ts');
+    const loaded = await loadAgentModule(file);
+    expect(loaded.spec).toEqual({ name: 'plain-entry', module: file });
+    expect(typeof loaded.entry?.entry).toBe('function');
+    expect(() => (loaded.definition.agent as () => unknown)()).toThrow(
+      `${file} is an agents-js entry agent (defineAgent({ entry }) from '@livekit/agents'): its entry(ctx) runs only in a LiveKit room`,
+    );
+  });
+
+  it('without an entry function: refused, naming the file and what to add', async () => {
+    const err = await loadError(at('agents-js-no-cli/no-entry.ts'));
+    expect(err.message).toBe(
+      `${at('agents-js-no-cli/no-entry.ts')}: agents-js defineAgent() without an entry function: add \`entry: async (ctx) => { await ctx.connect(); ... }\``,
+    );
+  });
+});
+
 describe('discoverAgents', () => {
   it('loads *.ts and *.js, skipping _ files, .d.ts and other files', async () => {
     const found = await discoverAgents(at('good'));
