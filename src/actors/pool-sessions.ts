@@ -10,6 +10,7 @@ import type {
 import { placeSession } from './placement.ts';
 import {
   advance,
+  closeOut,
   type Draft,
   emit,
   endSession,
@@ -19,8 +20,9 @@ import {
   reject,
   writable,
 } from './pool.ts';
+import { endedSession, findSession, sessionOfJob } from './pool-views.ts';
 import { routeJob } from './routing.ts';
-import type { SupervisorEvent } from './supervisor.types.ts';
+import type { SessionView, SupervisorEvent } from './supervisor.types.ts';
 
 type EventOf<T extends SupervisorEvent['type']> = Extract<SupervisorEvent, { type: T }>;
 
@@ -39,8 +41,7 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
   const fail = (error: ErrorData) =>
     emit(d, { type: 'dispatch.result', requestId: e.requestId, ok: false, error });
   const jobId = e.job?.id ?? e.requestId;
-  const known = d.ctx.jobs[jobId];
-  const existing = known === undefined ? undefined : d.ctx.sessions[known];
+  const existing = sessionOfJob(d.ctx, jobId);
   if (existing) {
     emit(d, {
       type: 'dispatch.result',
@@ -58,7 +59,7 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
     fail({ code: 'draining', message: `pool ${d.ctx.pool} is draining and takes no new sessions` });
     return;
   }
-  if (d.ctx.sessions[e.sessionId]) {
+  if (findSession(d.ctx, e.sessionId)) {
     fail({ code: 'duplicate_session', message: `session id ${e.sessionId} is already in use` });
     return;
   }
@@ -186,7 +187,7 @@ export function onSessionSpeech(d: Draft, e: EventOf<'SESSION_SPEECH'>): void {
 
 /** The session a worker reports on, if it is known and placed on that worker; otherwise counted and dropped. */
 function reportedSession(d: Draft, session: string, worker: string) {
-  const s = d.ctx.sessions[session];
+  const s = findSession(d.ctx, session);
   if (!s) reject(d, 'unknown_session');
   else if (s.worker !== worker) reject(d, 'wrong_worker');
   else return s;
@@ -198,7 +199,7 @@ export function onSessionState(d: Draft, e: EventOf<'SESSION_STATE'>): void {
   const s = reportedSession(d, e.session, e.worker);
   if (!s) return;
   if (s.reported) {
-    cancelIfRunning(d, e.session, e.worker, e.state);
+    cancelIfRunning(d, s, e.worker, e.state);
     return;
   }
   if (e.seq <= s.seq) {
@@ -242,7 +243,7 @@ export function reconcileSessions(
   const listed = new Set<string>();
   for (const r of reported) {
     listed.add(r.session);
-    const s = d.ctx.sessions[r.session];
+    const s = findSession(d.ctx, r.session);
     if (!s) {
       adopt(d, worker, r);
       continue;
@@ -252,7 +253,7 @@ export function reconcileSessions(
       continue;
     }
     if (s.reported) {
-      cancelIfRunning(d, r.session, worker, r.state);
+      cancelIfRunning(d, s, worker, r.state);
       continue;
     }
     if (r.seq > s.seq)
@@ -321,17 +322,16 @@ export function recordEnded(d: Draft, worker: string, ended: readonly EndedSessi
   for (const x of ended) {
     const s = d.ctx.sessions[x.session];
     if (s) {
-      if (s.reported || s.worker !== worker) continue;
+      if (s.worker !== worker) continue;
       patchSession(d, x.session, { seq: Math.max(s.seq, x.seq), confirmed: true });
       endSession(d, x.session, OUTCOME_STATE[x.outcome], x.error, 'ended', x.endedAt);
       continue;
     }
-    if (d.ctx.ended.length >= d.ctx.endedLimit) {
-      const oldest = d.ctx.sessions[d.ctx.ended[0] ?? ''];
-      if (oldest && x.endedAt <= oldest.since) continue;
-    }
+    if (endedSession(d.ctx, x.session)) continue;
+    const oldest = d.ctx.ended[0];
+    if (d.ctx.ended.length >= d.ctx.endedLimit && oldest && x.endedAt <= oldest.since) continue;
     const at = Math.min(x.endedAt, d.ctx.now);
-    writable(d, 'sessions')[x.session] = {
+    closeOut(d, {
       session: x.session,
       agent: x.agent,
       worker,
@@ -342,21 +342,19 @@ export function recordEnded(d: Draft, worker: string, ended: readonly EndedSessi
       createdAt: at,
       since: at,
       confirmed: true,
-      reported: false,
+      reported: true,
       speech: { start: 0, end: 0 },
-    };
-    if (d.ctx.jobs[x.jobId] === undefined) writable(d, 'jobs')[x.jobId] = x.session;
-    endSession(d, x.session, OUTCOME_STATE[x.outcome], x.error, 'ended', x.endedAt);
+      ...(x.error ? { error: x.error } : {}),
+    });
   }
 }
 
-function cancelIfRunning(d: Draft, session: string, worker: string, state: SessionState): void {
-  const s = d.ctx.sessions[session];
-  if (!s?.reported || FINAL_STATES.has(state)) return;
+function cancelIfRunning(d: Draft, s: SessionView, worker: string, state: SessionState): void {
+  if (!s.reported || FINAL_STATES.has(state)) return;
   emit(d, {
     type: 'session.cancel',
-    sessionId: session,
+    sessionId: s.session,
     worker,
-    reason: `session ${session} was already reported ${s.state}`,
+    reason: `session ${s.session} was already reported ${s.state}`,
   });
 }

@@ -31,9 +31,39 @@ function entry(s: SessionView): LedgerEntry {
   };
 }
 
+/** A session in the record of ended ones (newest first, so a repeated end finds the latest). */
+export function endedSession(ctx: SupervisorContext, session: string): SessionView | undefined {
+  for (let i = ctx.ended.length - 1; i >= 0; i--) {
+    const s = ctx.ended[i];
+    if (s?.session === session) return s;
+  }
+  return undefined;
+}
+
+/** A session the supervisor knows: live, or ended and still in the record. */
+export function findSession(ctx: SupervisorContext, session: string): SessionView | undefined {
+  return ctx.sessions[session] ?? endedSession(ctx, session);
+}
+
+/** The session a job id was dispatched as: live, or ended and still in the record. */
+export function sessionOfJob(ctx: SupervisorContext, jobId: string): SessionView | undefined {
+  const live = ctx.jobs[jobId];
+  if (live !== undefined && ctx.sessions[live]) return ctx.sessions[live];
+  for (let i = ctx.ended.length - 1; i >= 0; i--) {
+    const s = ctx.ended[i];
+    if (s?.jobId === jobId) return s;
+  }
+  return undefined;
+}
+
+/** Every session the supervisor knows, live and ended (the bounded record), oldest first. */
+export function knownSessions(ctx: SupervisorContext): SessionView[] {
+  return [...Object.values(ctx.sessions), ...ctx.ended].sort((a, b) => a.createdAt - b.createdAt);
+}
+
 /** One session as the ledger shows it: running, or ended with its outcome; undefined once forgotten. */
 export function ledgerEntry(ctx: SupervisorContext, session: string): LedgerEntry | undefined {
-  const s = ctx.sessions[session];
+  const s = findSession(ctx, session);
   return s ? entry(s) : undefined;
 }
 
@@ -42,9 +72,7 @@ export function ledgerEntry(ctx: SupervisorContext, session: string): LedgerEntr
  * (endedLimit), dispatched here or adopted from the workers' hellos, oldest first.
  */
 export function ledgerEntries(ctx: SupervisorContext): LedgerEntry[] {
-  return Object.values(ctx.sessions)
-    .sort((a, b) => a.createdAt - b.createdAt)
-    .map(entry);
+  return knownSessions(ctx).map(entry);
 }
 
 /**
@@ -54,9 +82,6 @@ export function ledgerEntries(ctx: SupervisorContext): LedgerEntry[] {
 export function drainReport(ctx: SupervisorContext): { cut: number; sessions: string[] } {
   const { since, cut } = ctx.drain;
   if (since === null) return { cut: 0, sessions: [] };
-  const sessions = ctx.ended.filter((id) => {
-    const s = ctx.sessions[id];
-    return s !== undefined && s.since >= since && s.state !== 'closed';
-  });
+  const sessions = ctx.ended.filter((s) => s.since >= since && s.state !== 'closed').map((s) => s.session);
   return { cut, sessions };
 }

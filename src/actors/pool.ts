@@ -77,15 +77,16 @@ export function reject(d: Draft, reason: string): void {
   rejected[reason] = (rejected[reason] ?? 0) + 1;
 }
 
-/** A session that still holds a slot on its worker. */
+/** A session that still holds a slot on its worker (every live one, but an adopted one reported final). */
 export function isLive(s: SessionView): boolean {
   return !s.reported && !FINAL_STATES.has(s.state);
 }
 
 /**
- * Records the end of a session once: sets its final state, emits `session.lost` (worker loss) or
- * `session.ended`, and remembers it in the bounded record of ended sessions. `at` is when it
- * ended, when that was before now (a worker's record of an end nobody heard).
+ * Records the end of a live session once: it leaves the live sessions (and its job id the live
+ * jobs), `session.lost` (worker loss) or `session.ended` is emitted, and it joins the bounded
+ * record of ended sessions. `at` is when it ended, when that was before now (a worker's record
+ * of an end nobody heard).
  */
 export function endSession(
   d: Draft,
@@ -97,29 +98,36 @@ export function endSession(
 ): void {
   const s = d.ctx.sessions[id];
   if (!s || s.reported) return;
+  const { start, ...rest } = s;
+  delete writable(d, 'sessions')[id];
+  if (d.ctx.jobs[s.jobId] === id) delete writable(d, 'jobs')[s.jobId];
   const endedAt = Math.min(at, d.ctx.now);
-  const ended = patchSession(d, id, {
-    state,
-    since: endedAt,
-    reported: true,
-    ...(error ? { error } : {}),
-  });
-  const base = { sessionId: id, worker: ended.worker, agent: ended.agent, jobId: ended.jobId };
-  if (how === 'lost' && error) emit(d, { type: 'session.lost', ...base, seq: ended.seq + 1, error });
-  else emit(d, { type: 'session.ended', ...base, state, seq: ended.seq, ...(error ? { error } : {}) });
+  closeOut(
+    d,
+    { ...rest, state, since: endedAt, reported: true, ...(error ? { error } : {}) },
+    how === 'lost' ? error : undefined,
+  );
+}
+
+/**
+ * Reports an ended session (`session.lost` when `lost` is given, else `session.ended`), counts it
+ * against the drain if the drain cut it short, and appends it to the record of ended sessions,
+ * forgetting the oldest past endedLimit. Appending copies at most endedLimit references: the cost
+ * of an end does not depend on how many sessions the pool has seen.
+ */
+export function closeOut(d: Draft, ended: SessionView, lost?: ErrorData): void {
+  const { session: sessionId, worker, agent, jobId, state, seq, error, since } = ended;
+  const base = { sessionId, worker, agent, jobId };
+  if (lost) emit(d, { type: 'session.lost', ...base, seq: seq + 1, error: lost });
+  else emit(d, { type: 'session.ended', ...base, state, seq, ...(error ? { error } : {}) });
   const { drain } = d.ctx;
-  if (drain.since !== null && endedAt >= drain.since && state !== 'closed') {
+  if (drain.since !== null && since >= drain.since && state !== 'closed') {
     d.ctx.drain = { ...drain, cut: drain.cut + 1 };
   }
-  d.ctx.ended = [...d.ctx.ended, id];
-  while (d.ctx.ended.length > d.ctx.endedLimit) {
-    const [oldest, ...rest] = d.ctx.ended;
-    d.ctx.ended = rest;
-    const gone = oldest === undefined ? undefined : d.ctx.sessions[oldest];
-    if (!gone || oldest === undefined) continue;
-    delete writable(d, 'sessions')[oldest];
-    if (d.ctx.jobs[gone.jobId] === oldest) delete writable(d, 'jobs')[gone.jobId];
-  }
+  const { ended: record, endedLimit } = d.ctx;
+  const kept = record.length >= endedLimit ? record.slice(record.length - endedLimit + 1) : record.slice();
+  kept.push(ended);
+  d.ctx.ended = kept;
 }
 
 /** Ids of the live sessions on a worker. */

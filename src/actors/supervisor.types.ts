@@ -121,11 +121,15 @@ export interface SupervisorContext {
   drainGraceMs: number;
   endedLimit: number;
   workers: Record<string, WorkerView>;
+  /** Live sessions: placed, adopted or running, not yet ended. Bounded by the workers' capacity. */
   sessions: Record<string, SessionView>;
-  /** Job id → session id: a repeated job gets the same session. */
+  /** Job id → live session id: a repeated job gets the same session (ended ones: see `ended`). */
   jobs: Record<string, string>;
-  /** Ended sessions, oldest first; the oldest are forgotten past endedLimit (with their seq and job id). */
-  ended: string[];
+  /**
+   * The record of ended sessions with their outcomes, oldest first; the oldest are forgotten past
+   * endedLimit (with their seq and job id). An array, not a map: an end appends one reference.
+   */
+  ended: SessionView[];
   health: Health;
   /** Latest time seen, from events and loss-check ticks. */
   now: number;

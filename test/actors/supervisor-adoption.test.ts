@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { drainReport, ledgerEntry } from '../../src/actors/pool-views.ts';
+import { drainReport, findSession, ledgerEntry, sessionOfJob } from '../../src/actors/pool-views.ts';
 import { endedRecord, pool, summary } from './supervisor-support.ts';
 
 describe('sessions that ended while no supervisor listened', () => {
@@ -16,18 +16,28 @@ describe('sessions that ended while no supervisor listened', () => {
         }),
       ],
     });
-    const { sessions, jobs, ended, workers } = p.ctx();
-    expect(sessions.done).toMatchObject({ worker: 'w9', state: 'closed', seq: 6, reported: true });
-    expect(sessions.broke).toMatchObject({
+    const { sessions, ended, workers } = p.ctx();
+    expect(findSession(p.ctx(), 'done')).toMatchObject({
+      worker: 'w9',
+      state: 'closed',
+      seq: 6,
+      reported: true,
+    });
+    expect(findSession(p.ctx(), 'broke')).toMatchObject({
       state: 'failed',
       reported: true,
       error: { code: 'connect_failed', message: 'room gone' },
     });
     expect(sessions.live).toMatchObject({ state: 'active', reported: false });
-    expect(ended).toEqual(['done', 'broke']);
+    expect(ended.map((s) => s.session)).toEqual(['done', 'broke']);
     expect(workers.w9?.active).toBe(1);
     // A repeated dispatch of a job that ended meanwhile gets that session, not a second run.
-    expect(jobs['job-done']).toBe('done');
+    expect(sessionOfJob(p.ctx(), 'job-done')?.session).toBe('done');
+    expect(p.dispatch({ job: { id: 'job-done' } })).toMatchObject({
+      ok: true,
+      session: 'done',
+      existing: true,
+    });
     expect(ledgerEntry(p.ctx(), 'broke')?.end).toMatchObject({ state: 'failed', at: 51_000 });
     expect(p.of('session.ended').map((e) => [e.sessionId, e.state])).toEqual([
       ['done', 'closed'],
@@ -44,8 +54,8 @@ describe('sessions that ended while no supervisor listened', () => {
     const ended = [endedRecord('a', 'cancelled', 5, p.clock.now())];
     p.heartbeat('w1', 'e1', { sessions: [], ended });
     p.heartbeat('w1', 'e1', { sessions: [], ended });
-    expect(p.ctx().sessions.a).toMatchObject({ state: 'cancelled', seq: 5, reported: true });
-    expect(p.ctx().sessions.a?.error).toBeUndefined();
+    expect(findSession(p.ctx(), 'a')).toMatchObject({ state: 'cancelled', seq: 5, reported: true });
+    expect(findSession(p.ctx(), 'a')?.error).toBeUndefined();
     expect(p.of('session.ended')).toMatchObject([{ sessionId: 'a', state: 'cancelled', seq: 5 }]);
   });
 
@@ -54,14 +64,14 @@ describe('sessions that ended while no supervisor listened', () => {
     p.clock.set(10_000);
     p.join('w1', 'e1');
     p.heartbeat('w1', 'e1', { ended: [endedRecord('x', 'success', 5, 9_000)] });
-    expect(p.ctx().sessions.x).toMatchObject({ state: 'closed', reported: true });
+    expect(findSession(p.ctx(), 'x')).toMatchObject({ state: 'closed', reported: true });
     p.heartbeat('w1', 'e1', { ended: [endedRecord('y', 'success', 5, 9_500)] });
     // The record is full (x, y): an end older than its oldest entry would only push a newer one out.
     p.heartbeat('w1', 'e1', { ended: [endedRecord('old', 'failed', 5, 1_000)] });
-    expect(p.ctx().ended).toEqual(['x', 'y']);
+    expect(p.ctx().ended.map((s) => s.session)).toEqual(['x', 'y']);
     // An unknown worker's record is never taken in.
     p.heartbeat('stranger', 'e5', { ended: [endedRecord('z', 'success', 5, 9_900)] });
-    expect(p.ctx().sessions.z).toBeUndefined();
+    expect(findSession(p.ctx(), 'z')).toBeUndefined();
   });
 
   it("adopted sessions count in the drain's verdict: cut short by the drain → counted; ended before it → not", () => {

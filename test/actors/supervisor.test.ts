@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { findSession, knownSessions, sessionOfJob } from '../../src/actors/pool-views.ts';
 import { findNotPlain } from '../../src/protocol/index.ts';
 import { pool, summary } from './supervisor-support.ts';
 
@@ -168,7 +169,7 @@ describe('session reports', () => {
     });
     p.send({ ...ended, outcome: 'failed' });
     expect(p.of('session.ended')).toHaveLength(1);
-    expect(p.ctx().sessions.s1).toMatchObject({
+    expect(findSession(p.ctx(), 's1')).toMatchObject({
       state: 'failed',
       reported: true,
       error: { code: 'connect_failed' },
@@ -194,7 +195,7 @@ describe('heartbeat reconciliation', () => {
     expect(p.ctx().sessions.s1?.reported).toBe(false);
     p.advance(3000);
     p.heartbeat('w1', 'e1', { sessions: [] });
-    expect(p.ctx().sessions.s1).toMatchObject({ state: 'failed', error: { code: 'unknown_session' } });
+    expect(findSession(p.ctx(), 's1')).toMatchObject({ state: 'failed', error: { code: 'unknown_session' } });
   });
 
   it('a confirmed session missing from a heartbeat has ended (its end event was lost)', () => {
@@ -271,8 +272,9 @@ describe('pool state', () => {
         error: { code: 'timeout', message: 't' },
       });
     }
-    expect(p.ctx().ended).toEqual(['s3', 's4']);
-    expect(Object.keys(p.ctx().sessions)).toEqual(['s3', 's4']);
-    expect(p.ctx().jobs).toEqual({ 'job-2': 's3', 'job-3': 's4' });
+    expect(p.ctx().ended.map((s) => s.session)).toEqual(['s3', 's4']);
+    expect(knownSessions(p.ctx()).map((s) => s.session)).toEqual(['s3', 's4']);
+    const jobs = ['job-0', 'job-1', 'job-2', 'job-3'].map((j) => sessionOfJob(p.ctx(), j)?.session);
+    expect(jobs).toEqual([undefined, undefined, 's3', 's4']);
   });
 });

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type Actor, createActor } from 'xstate';
-import { drainReport, type LedgerEntry, ledgerEntries, ledgerEntry } from '../../actors/pool-views.ts';
+import {
+  drainReport,
+  findSession,
+  type LedgerEntry,
+  ledgerEntries,
+  ledgerEntry,
+} from '../../actors/pool-views.ts';
 import { supervisorMachine } from '../../actors/supervisor.machine.ts';
 import type { DispatchResult, SupervisorEmitted, SupervisorInput } from '../../actors/supervisor.types.ts';
 import {
@@ -310,7 +316,7 @@ export class SupervisorService {
 
   /** Asks a session's worker to cancel it (idempotent); resolves with the worker's error, if any. */
   async cancel(session: string, reason: string): Promise<ErrorData | undefined> {
-    const view = this.actor.getSnapshot().context.sessions[session];
+    const view = findSession(this.actor.getSnapshot().context, session);
     if (!view) return { code: 'unknown_session', message: `no session '${session}' in this pool` };
     return this.command(view.worker, this.o.bus.make('session.cancel', { session, reason }));
   }

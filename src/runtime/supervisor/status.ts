@@ -1,3 +1,4 @@
+import { knownSessions } from '../../actors/pool-views.ts';
 import type { SupervisorContext } from '../../actors/supervisor.types.ts';
 import type { MessageOf } from '../../protocol/index.ts';
 
@@ -39,20 +40,18 @@ export function buildStatus(
         lastSeen: w.lastSeen,
         ...(w.error ? { error: w.error } : {}),
       })),
-    sessions: Object.values(ctx.sessions)
-      .sort((a, b) => a.createdAt - b.createdAt)
-      .map((x) => ({
-        session: x.session,
-        agent: x.agent,
-        worker: x.worker,
-        jobId: x.jobId,
-        room: x.room,
-        state: x.state,
-        seq: x.seq,
-        createdAt: x.createdAt,
-        since: x.since,
-        ...(x.error ? { error: x.error } : {}),
-      })),
+    sessions: knownSessions(ctx).map((x) => ({
+      session: x.session,
+      agent: x.agent,
+      worker: x.worker,
+      jobId: x.jobId,
+      room: x.room,
+      state: x.state,
+      seq: x.seq,
+      createdAt: x.createdAt,
+      since: x.since,
+      ...(x.error ? { error: x.error } : {}),
+    })),
     rejected,
   };
 }
