@@ -457,8 +457,9 @@ export class SupervisorService {
       transport: e.transport,
     });
     const error = await this.command(e.worker, start, 2);
-    // The machine ignores it if the session has moved to another worker meanwhile.
-    if (error) {
+    // The machine ignores it if the session has moved to another worker meanwhile; a stopped
+    // pool has nothing more to learn.
+    if (error && this.actor.getSnapshot().status === 'active') {
       this.actor.send({
         type: 'PLACE_FAILED',
         now: Date.now(),
