@@ -112,7 +112,7 @@ export class WorkerService {
     this.actor.on('worker.transition', (t) => {
       this.o.log.info(
         { from: t.from, to: t.to, event: t.event, ...(t.failure ? { failure: t.failure } : {}) },
-        `worker ${t.to}`,
+        'worker transition',
       );
       this.inspector.publish({
         actor: { id: o.workerId, kind: 'worker' },
@@ -275,10 +275,7 @@ export class WorkerService {
       callbacks: {
         transition: (t, h) => this.onTransition(t, h),
         speech: (e, h) => {
-          h.log.info(
-            { kind: e.kind, atMs: Math.round(e.atMs), speechCount: e.speechCount },
-            `user speech ${e.kind}`,
-          );
+          h.log.info({ kind: e.kind, atMs: Math.round(e.atMs), speechCount: e.speechCount }, 'user speech');
           this.publish(
             bus.make('session.speech', { session: h.id, worker: this.o.workerId, epoch: this.epoch, ...e }),
           );
@@ -294,7 +291,7 @@ export class WorkerService {
     const { bus, workerId } = this.o;
     h.log.info(
       { from: t.from, to: t.to, seq: t.seq, event: t.event, ...(t.failure ? { failure: t.failure } : {}) },
-      `session ${t.to}`,
+      'session transition',
     );
     const failure = t.failure
       ? { phase: t.failure.phase, code: t.failure.code, message: t.failure.message }
