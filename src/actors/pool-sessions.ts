@@ -174,6 +174,11 @@ export function onPlaceFailed(d: Draft, e: EventOf<'PLACE_FAILED'>): void {
   }
   // It moved to another worker meanwhile (its first worker died): that placement is the live one.
   if (e.worker !== undefined && s.worker !== e.worker) return;
+  // No responder on a worker process we started: its NATS link is gone, almost always because the
+  // process is dying. Its exit will move the session (it never started); if the process lives
+  // on, its next heartbeats fail the session after placementGraceMs. Failing it here would race
+  // the exit event and lose a session that could still run.
+  if (e.error.code === 'no_responders' && d.ctx.workers[s.worker]?.local && !s.confirmed) return;
   endSession(d, e.sessionId, 'failed', e.error, 'ended');
 }
 

@@ -54,3 +54,30 @@ describe('a worker process that exits before starting a session it was given', (
     expect(p.of('session.lost')).toMatchObject([{ sessionId: 'a', worker: 'w1' }]);
   });
 });
+
+describe('a start command that finds no responder on a local worker', () => {
+  const noResponders = { code: 'no_responders' as const, message: 'no one is listening' };
+
+  it('waits for the process exit, which moves the session: the no_responders reply can beat the exit event', () => {
+    const p = pool({ localWorkers: [{ id: 'w1' }, { id: 'w2' }] });
+    p.join('w1', 'e1');
+    p.join('w2', 'e2');
+    p.dispatch({ sessionId: 'a' });
+    p.send({ type: 'PLACE_FAILED', now: p.clock.now(), sessionId: 'a', worker: 'w1', error: noResponders });
+    expect(p.ctx().sessions.a).toMatchObject({ worker: 'w1', state: 'prewarming' });
+    p.exit('w1', null, 'SIGKILL');
+    expect(p.ctx().sessions.a).toMatchObject({ worker: 'w2', state: 'prewarming' });
+    expect(p.of('session.lost')).toEqual([]);
+  });
+
+  it('on a remote worker, or with any other error, the session fails at once', () => {
+    const p = pool({ localWorkers: [{ id: 'w1' }] });
+    p.join('w1', 'e1');
+    p.join('r1', 'e2');
+    const placed = p.dispatch({ sessionId: 'a' });
+    const remote = placed.ok && placed.worker === 'r1' ? 'r1' : 'w1';
+    const error = remote === 'r1' ? noResponders : { code: 'timeout' as const, message: 'no answer' };
+    p.send({ type: 'PLACE_FAILED', now: p.clock.now(), sessionId: 'a', worker: remote, error });
+    expect(p.of('session.ended')).toMatchObject([{ sessionId: 'a', state: 'failed', error }]);
+  });
+});
