@@ -17,13 +17,16 @@ import {
 import type { AgentSpec, ErrorData, Transport } from '../../protocol/index.ts';
 import type { Logger } from '../logger.ts';
 import type { DispatchBody, DispatchOutcome, SessionListener } from '../supervisor/service.ts';
-import { decideAvailability, routeRequestOf } from './availability.ts';
+import { decideAvailability, Reservations, routeRequestOf } from './availability.ts';
 import { AgentConnection } from './connection.ts';
 import { JobTracker, type JobUpdate } from './job-status.ts';
 import {
   agentIdentity,
+  deploymentProblem,
   type LiveKitOptions,
+  type RegistrationSpec,
   type ResolvedLiveKitOptions,
+  registrationsOf,
   resolveLiveKitOptions,
 } from './options.ts';
 
@@ -39,22 +42,37 @@ const OPENRTC_VERSION = (
   JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
 ).version;
 
+/** A termination's cancel retries while the worker does not know the session yet, this long at most. */
+const CANCEL_RETRY_WINDOW_MS = 1000;
+const CANCEL_RETRY_EVERY_MS = 50;
+
+/** One agent-worker registration: its socket, and what LiveKit knows of it. */
+interface Link {
+  spec: RegistrationSpec;
+  conn: AgentConnection;
+  /** This incarnation's number: jobs and held slots belong to it, and die with it. */
+  incarnation: number;
+  registered: boolean;
+  workerId: string | undefined;
+  lastStatus: WorkerStatus | undefined;
+  registerTimer: NodeJS.Timeout | undefined;
+  log: Logger;
+}
+
 /**
- * The supervisor as one LiveKit agent worker: it registers the pool (JT_ROOM), answers
- * availability by routing and capacity, turns assignments into dispatches over NATS and
- * terminations into cancels, reports load every `updateIntervalMs` and each job's status.
+ * The supervisor as LiveKit agent workers: one registration (WebSocket) per agent name, so each
+ * agent takes explicit dispatches under its own name, plus one for the whole pool (automatic
+ * dispatch, or `agentName`) where routing picks the agent. Every registration answers availability
+ * from the one pool's capacity, holding a slot for each accepted job until its assignment arrives;
+ * it turns assignments into dispatches over NATS and terminations into cancels, and reports load
+ * and each job's status in the order livekit-server records them (docs/livekit.md).
  */
 export class LiveKitDispatcher {
-  /** The worker id LiveKit gave this registration (changes on every reconnect). */
-  workerId: string | undefined;
-  private readonly conn: AgentConnection;
+  private readonly links: Link[];
   private readonly jobs = new JobTracker();
-  /** Agent chosen at availability, by job id, until the assignment arrives. */
-  private readonly accepted = new Map<string, string>();
-  private registered = false;
+  private readonly held: Reservations;
+  private incarnations = 0;
   private draining = false;
-  private lastStatus: WorkerStatus | undefined;
-  private registerTimer: NodeJS.Timeout | undefined;
   private updateTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
   private readonly opts: ResolvedLiveKitOptions;
@@ -66,17 +84,35 @@ export class LiveKitDispatcher {
     private readonly log: Logger,
   ) {
     this.opts = resolveLiveKitOptions(options);
-    this.conn = new AgentConnection({
-      url: this.opts.url,
-      apiKey: this.opts.apiKey,
-      apiSecret: this.opts.apiSecret,
-      log,
-      reconnect: this.opts.reconnect,
-      pingIntervalMs: this.opts.pingIntervalMs,
-      onOpen: () => this.register(),
-      onMessage: (m) => this.onMessage(m),
-      onClose: (reason) => this.onClose(reason),
+    if (this.opts.deployment) {
+      const problem = deploymentProblem(this.opts.deployment);
+      if (problem) throw new Error(`LiveKit deployment '${this.opts.deployment}': ${problem}`);
+    }
+    this.held = new Reservations((jobId) => {
+      this.log.warn(
+        { job: jobId, timeoutMs: this.opts.assignmentTimeoutMs },
+        'LiveKit job accepted but never assigned; its slot is free again',
+      );
+      this.refreshStatus();
     });
+    this.links = registrationsOf(
+      registry.map((a) => a.name),
+      this.opts,
+    ).map((spec) => this.makeLink(spec));
+  }
+
+  /** The worker id LiveKit gave the pool-wide registration (else the first); changes on every reconnect. */
+  get workerId(): string | undefined {
+    return (this.links.find((l) => l.spec.agent === undefined) ?? this.links[0])?.workerId;
+  }
+
+  /** Every registration: its agent name and current worker id (undefined while not registered). */
+  registrations(): { agentName: string; agent?: string; workerId: string | undefined }[] {
+    return this.links.map((l) => ({
+      agentName: l.spec.agentName,
+      ...(l.spec.agent ? { agent: l.spec.agent } : {}),
+      workerId: l.registered ? l.workerId : undefined,
+    }));
   }
 
   /** Connects and registers; reconnects by itself until `stop`. */
@@ -84,110 +120,168 @@ export class LiveKitDispatcher {
     this.unsubscribe = this.target.onSession((e) => {
       const update = this.jobs.onState(e.session, e.state, e.error);
       if (update) this.sendJobUpdate(update);
+      if (e.state === 'closed' || e.state === 'failed' || e.state === 'cancelled') this.refreshStatus();
     });
-    this.updateTimer = setInterval(() => this.updateWorker(), this.opts.updateIntervalMs);
+    this.updateTimer = setInterval(() => this.updateWorkers(), this.opts.updateIntervalMs);
     this.updateTimer.unref();
-    this.conn.start();
+    for (const l of this.links) l.conn.start();
   }
 
   /** Takes no more jobs: reports WS_FULL and declines every availability request. */
   drain(): void {
     this.draining = true;
-    this.updateWorker();
+    this.updateWorkers();
   }
 
-  /** Closes the connection for good (after the pool has drained, so final job statuses went out). */
+  /** Closes the connections for good (after the pool has drained, so final job statuses went out). */
   async stop(): Promise<void> {
     this.draining = true;
     clearInterval(this.updateTimer);
-    clearTimeout(this.registerTimer);
+    this.held.clear();
     this.unsubscribe?.();
-    await this.conn.close();
+    for (const l of this.links) clearTimeout(l.registerTimer);
+    await Promise.all(this.links.map((l) => l.conn.close()));
   }
 
-  private register(): void {
-    const { agentName, namespace, permissions } = this.opts;
-    this.conn.send(
+  private makeLink(spec: RegistrationSpec): Link {
+    const log = this.log.child({ agentName: spec.agentName });
+    const link: Link = {
+      spec,
+      incarnation: 0,
+      registered: false,
+      workerId: undefined,
+      lastStatus: undefined,
+      registerTimer: undefined,
+      log,
+      conn: undefined as unknown as AgentConnection,
+    };
+    link.conn = new AgentConnection({
+      url: this.opts.url,
+      apiKey: this.opts.apiKey,
+      apiSecret: this.opts.apiSecret,
+      log,
+      reconnect: this.opts.reconnect,
+      pingIntervalMs: this.opts.pingIntervalMs,
+      onOpen: () => this.register(link),
+      onMessage: (m) => this.onMessage(link, m),
+      onClose: (reason) => this.onClose(link, reason),
+    });
+    return link;
+  }
+
+  private register(l: Link): void {
+    const { namespace, deployment, permissions } = this.opts;
+    l.incarnation = ++this.incarnations;
+    l.registered = false;
+    l.conn.send(
       new WorkerMessage({
         message: {
           case: 'register',
           value: new RegisterWorkerRequest({
             type: JobType.JT_ROOM,
-            agentName: agentName ?? '',
+            agentName: l.spec.agentName,
             version: OPENRTC_VERSION,
             ...(namespace ? { namespace } : {}),
+            ...(deployment ? { deployment } : {}),
             allowedPermissions: new ParticipantPermission({ ...permissions, agent: true }),
           }),
         },
       }),
     );
-    clearTimeout(this.registerTimer);
-    this.registerTimer = setTimeout(() => {
-      if (!this.registered) this.conn.drop(`no register response within ${this.opts.registerTimeoutMs} ms`);
+    clearTimeout(l.registerTimer);
+    l.registerTimer = setTimeout(() => {
+      if (!l.registered) l.conn.drop(`no register response within ${this.opts.registerTimeoutMs} ms`);
     }, this.opts.registerTimeoutMs);
-    this.registerTimer.unref();
+    l.registerTimer.unref();
   }
 
-  private onMessage(msg: ServerMessage): void {
+  private onMessage(l: Link, msg: ServerMessage): void {
     const m = msg.message;
-    if (!this.registered && m.case !== 'register') {
-      this.log.warn({ type: m.case }, 'LiveKit message before the register response; ignored');
+    if (!l.registered && m.case !== 'register') {
+      l.log.warn({ type: m.case }, 'LiveKit message before the register response; ignored');
       return;
     }
     switch (m.case) {
       case 'register':
-        clearTimeout(this.registerTimer);
-        this.registered = true;
-        this.workerId = m.value.workerId;
-        this.lastStatus = undefined;
-        this.conn.healthy();
-        this.log.info(
+        if (l.registered) {
+          l.log.warn('a second register response from LiveKit; ignored');
+          return;
+        }
+        clearTimeout(l.registerTimer);
+        l.registered = true;
+        l.workerId = m.value.workerId;
+        l.lastStatus = undefined;
+        l.conn.healthy();
+        l.log.info(
           {
             workerId: m.value.workerId,
-            agentName: this.opts.agentName ?? '',
-            dispatch: this.opts.agentName ? 'explicit' : 'automatic',
+            dispatch: l.spec.agentName ? 'explicit' : 'automatic',
+            ...(l.spec.agent ? { agent: l.spec.agent } : {}),
+            ...(this.opts.namespace ? { namespace: this.opts.namespace } : {}),
+            ...(this.opts.deployment ? { deployment: this.opts.deployment } : {}),
             server: m.value.serverInfo?.version,
           },
           'registered with LiveKit',
         );
-        this.updateWorker();
+        this.updateWorker(l);
         break;
       case 'availability':
-        this.onAvailability(m.value);
+        this.onAvailability(l, m.value);
         break;
       case 'assignment':
-        this.onAssignment(m.value);
+        this.onAssignment(l, m.value);
         break;
       case 'termination':
-        this.onTermination(m.value);
+        this.onTermination(l, m.value);
         break;
       default:
         break; // pong, or a message this version does not know
     }
   }
 
-  private onClose(reason: string): void {
-    this.registered = false;
-    this.log.warn({ reason, jobs: this.jobs.size }, 'LiveKit connection closed; sessions keep running');
+  /**
+   * The socket closed. livekit-server forgets this worker's jobs (pkg/service/agentservice.go
+   * deregisterWorker): no termination can reach them any more, and it ignores their statuses. Their
+   * sessions keep running in their rooms until those rooms end; nothing more is sent for them.
+   */
+  private onClose(l: Link, reason: string): void {
+    l.registered = false;
+    clearTimeout(l.registerTimer);
+    const released = this.held.releaseLink(l.incarnation);
+    const orphans = this.jobs.orphan(l.incarnation);
+    l.log.warn(
+      {
+        reason,
+        ...(released ? { heldSlotsReleased: released } : {}),
+        ...(orphans.length ? { orphaned: orphans.map((o) => `${o.jobId}:${o.session}`) } : {}),
+      },
+      orphans.length
+        ? 'LiveKit connection closed; its jobs are orphaned: their sessions run on until their rooms end, their statuses are not sent'
+        : 'LiveKit connection closed',
+    );
   }
 
-  private onAvailability(req: AvailabilityRequest): void {
+  private slots() {
+    return { ...this.target.load(), reserved: this.held.size };
+  }
+
+  private onAvailability(l: Link, req: AvailabilityRequest): void {
     const job = req.job;
     if (!job) return;
-    const decision = decideAvailability(this.registry, job, this.target.load(), {
+    const decision = decideAvailability(this.registry, job, this.slots(), {
       ...(this.opts.explicitOnly ? { explicitOnly: true } : {}),
+      ...(l.spec.agent !== undefined ? { agent: l.spec.agent } : {}),
       draining: this.draining,
     });
     const context = { job: job.id, room: job.room?.name, resuming: req.resuming };
     if (decision.accept) {
-      this.accepted.set(job.id, decision.agent);
-      // LiveKit assigns within seconds or gives up; never let unassigned acceptances pile up.
-      if (this.accepted.size > 1000) this.accepted.delete(this.accepted.keys().next().value as string);
-      this.log.info({ ...context, agent: decision.agent, via: decision.via }, 'LiveKit job accepted');
+      // The slot is ours until the assignment arrives (livekit-server sends it right after this answer).
+      this.held.hold(job.id, decision.agent, l.incarnation, this.opts.assignmentTimeoutMs);
+      l.log.info({ ...context, agent: decision.agent, via: decision.via }, 'LiveKit job accepted');
     } else {
-      this.log.info({ ...context, reason: decision.reason }, 'LiveKit job declined');
+      l.log.info({ ...context, reason: decision.reason }, 'LiveKit job declined');
     }
-    this.conn.send(
+    l.conn.send(
       new WorkerMessage({
         message: {
           case: 'availability',
@@ -201,13 +295,13 @@ export class LiveKitDispatcher {
         },
       }),
     );
+    if (decision.accept) this.refreshStatus();
   }
 
-  private onAssignment(a: JobAssignment): void {
+  private onAssignment(l: Link, a: JobAssignment): void {
     const job = a.job;
     if (!job) return;
-    const agent = this.accepted.get(job.id);
-    this.accepted.delete(job.id);
+    const agent = this.held.release(job.id) ?? l.spec.agent;
     const route = routeRequestOf(job);
     const outcome = this.target.dispatch({
       ...(agent ? { agent } : {}),
@@ -227,74 +321,109 @@ export class LiveKitDispatcher {
       },
     });
     if (!outcome.ok) {
-      this.log.warn({ job: job.id, err: outcome.error }, 'LiveKit job could not be placed');
-      this.sendJobUpdate({
-        jobId: job.id,
-        status: JobStatus.JS_FAILED,
-        error: `${outcome.error.code}: ${outcome.error.message}`,
-      });
+      l.log.warn({ job: job.id, err: outcome.error }, 'LiveKit job could not be placed');
+      this.sendJobUpdate(
+        {
+          jobId: job.id,
+          status: JobStatus.JS_FAILED,
+          error: `${outcome.error.code}: ${outcome.error.message}`,
+        },
+        l,
+      );
+      this.refreshStatus();
       return;
     }
-    this.jobs.add(job.id, outcome.session);
-    this.log.info(
+    this.jobs.add(job.id, outcome.session, l.incarnation);
+    l.log.info(
       { job: job.id, session: outcome.session, worker: outcome.worker, agent: outcome.agent },
       'LiveKit job assigned to a session',
     );
   }
 
-  private onTermination(t: JobTermination): void {
+  /** Only the connection that holds a job hears its termination; the server has closed the job already. */
+  private onTermination(l: Link, t: JobTermination): void {
     const session = this.jobs.sessionOf(t.jobId);
     if (!session) {
-      this.log.debug({ job: t.jobId }, 'termination of a job with no running session');
+      l.log.debug({ job: t.jobId }, 'termination of a job with no running session');
       return;
     }
     this.jobs.terminated(t.jobId);
-    this.log.info({ job: t.jobId, session }, 'LiveKit terminated the job; cancelling its session');
-    void this.cancel(t.jobId, session);
+    l.log.info({ job: t.jobId, session }, 'LiveKit terminated the job; cancelling its session');
+    void this.cancel(l, t.jobId, session);
   }
 
-  /** The worker may not know the session yet (its start is in flight): retry briefly. */
-  private async cancel(jobId: string, session: string): Promise<void> {
-    for (let attempt = 1; attempt <= 10; attempt++) {
+  /**
+   * livekit-server removes the agent participant 3 s after a dispatch deletion (pkg/rtc/room.go
+   * waitForParticipantLeaving), so the cancel goes out at once. A worker that does not know the
+   * session yet (its start is in flight) is asked again, briefly and often.
+   */
+  private async cancel(l: Link, jobId: string, session: string): Promise<void> {
+    const until = Date.now() + CANCEL_RETRY_WINDOW_MS;
+    for (;;) {
       const error = await this.target.cancel(session, 'terminated by LiveKit');
-      if (!error || this.jobs.sessionOf(jobId) !== session) return;
-      if (error.code !== 'unknown_session' || attempt === 10) {
-        this.log.warn({ job: jobId, session, err: error }, 'could not cancel a terminated job');
+      if (!error) return;
+      if (error.code !== 'unknown_session' || Date.now() >= until) {
+        l.log.warn({ job: jobId, session, err: error }, 'could not cancel a terminated job');
         return;
       }
-      await new Promise((r) => setTimeout(r, 200));
+      await new Promise((r) => setTimeout(r, CANCEL_RETRY_EVERY_MS));
     }
   }
 
-  private updateWorker(): void {
-    if (!this.registered) return;
-    const { active, capacity } = this.target.load();
-    const load = capacity > 0 ? Math.min(1, active / capacity) : 1;
+  /** Load counts placed sessions and held slots, over the pool's capacity; the same on every registration. */
+  private loadNow() {
+    const { active, capacity, reserved } = this.slots();
+    const load = capacity > 0 ? Math.min(1, (active + reserved) / capacity) : 1;
     const status =
       this.draining || load >= this.opts.loadThreshold ? WorkerStatus.WS_FULL : WorkerStatus.WS_AVAILABLE;
-    if (status !== this.lastStatus) {
-      this.log.info(
-        { load, active, capacity, threshold: this.opts.loadThreshold, draining: this.draining },
+    return { active, capacity, reserved, load, status };
+  }
+
+  private updateWorkers(): void {
+    for (const l of this.links) this.updateWorker(l);
+  }
+
+  /** Sends updateWorker at once where the status would change (the periodic one does the rest). */
+  private refreshStatus(): void {
+    const { status } = this.loadNow();
+    for (const l of this.links) if (l.registered && l.lastStatus !== status) this.updateWorker(l);
+  }
+
+  private updateWorker(l: Link): void {
+    if (!l.registered) return;
+    const { active, capacity, reserved, load, status } = this.loadNow();
+    if (status !== l.lastStatus) {
+      l.log.info(
+        { load, active, capacity, reserved, threshold: this.opts.loadThreshold, draining: this.draining },
         status === WorkerStatus.WS_FULL ? 'LiveKit: pool reported full' : 'LiveKit: pool reported available',
       );
-      this.lastStatus = status;
+      l.lastStatus = status;
     }
-    this.conn.send(
+    l.conn.send(
       new WorkerMessage({
         message: {
           case: 'updateWorker',
-          value: new UpdateWorkerStatus({ status, load, jobCount: this.jobs.size }),
+          // job_count is not read by livekit-server; it is this registration's running jobs.
+          value: new UpdateWorkerStatus({ status, load, jobCount: this.jobs.countOn(l.incarnation) }),
         },
       }),
     );
   }
 
-  private sendJobUpdate(u: JobUpdate): void {
-    const sent = this.conn.send(
-      new WorkerMessage({ message: { case: 'updateJob', value: new UpdateJobStatus(u) } }),
-    );
-    this.log[sent ? 'info' : 'warn'](
-      { job: u.jobId, status: JobStatus[u.status], ...(u.error ? { error: u.error } : {}) },
+  /** A job's status goes to the connection it was assigned on, and only while that one is registered. */
+  private sendJobUpdate(u: JobUpdate, on?: Link): void {
+    const l = on ?? this.links.find((x) => x.incarnation === u.link);
+    const { jobId, status, error } = u;
+    const sent =
+      l?.registered === true &&
+      l.incarnation === (u.link ?? l.incarnation) &&
+      l.conn.send(
+        new WorkerMessage({
+          message: { case: 'updateJob', value: new UpdateJobStatus({ jobId, status, error }) },
+        }),
+      );
+    (l?.log ?? this.log)[sent ? 'info' : 'warn'](
+      { job: jobId, status: JobStatus[status], ...(error ? { error } : {}) },
       sent ? 'LiveKit job status sent' : 'LiveKit job status lost: not connected',
     );
   }

@@ -6,18 +6,34 @@ export interface JobUpdate {
   jobId: string;
   status: JobStatus;
   error: string;
+  /** The connection the job was assigned on (its status goes there, or nowhere). */
+  link?: number;
 }
 
 interface Tracked {
   jobId: string;
+  /** The agent-worker connection (registration and incarnation) the job was assigned on. */
+  link: number;
   sent: JobStatus | null;
+  /** The last state the session reported. */
+  last: SessionState | null;
+  /** LiveKit terminated the job: the server has closed it, nothing more is sent. */
   terminated: boolean;
 }
 
+const ENDED = new Set<JobStatus>([JobStatus.JS_SUCCESS, JobStatus.JS_FAILED]);
+
 /**
- * Which session serves which LiveKit job, and what LiveKit has been told: `active` becomes
- * JS_RUNNING, `closed` JS_SUCCESS, `failed` and `cancelled` JS_FAILED with the error text. Each
- * status is sent once, so repeated final states (the supervisor may report one twice) are dropped.
+ * Which session serves which LiveKit job, and what LiveKit has been told, in the order
+ * livekit-server records it (pkg/agent/worker.go UpdateJobStatus: the first ended status wins and
+ * the job is forgotten; later updates are ignored):
+ * - `active` → JS_RUNNING;
+ * - `closing` after `active` → JS_SUCCESS, before the agent leaves the room (pkg/rtc/room.go
+ *   records a job whose agent left the room while still running as JS_FAILED "agent worker left
+ *   the room");
+ * - `closed` → JS_SUCCESS, `failed` and `cancelled` → JS_FAILED with the error text, unless an
+ *   ended status went out already;
+ * - after a termination, nothing: the server ended the job itself (pkg/agent/worker.go TerminateJob).
  */
 export class JobTracker {
   private readonly bySession = new Map<string, Tracked>();
@@ -28,9 +44,16 @@ export class JobTracker {
     return this.bySession.size;
   }
 
-  add(jobId: string, session: string): void {
+  /** Jobs with a running session assigned on this connection. */
+  countOn(link: number): number {
+    let n = 0;
+    for (const t of this.bySession.values()) if (t.link === link) n++;
+    return n;
+  }
+
+  add(jobId: string, session: string, link = 0): void {
     if (this.bySession.has(session)) return;
-    this.bySession.set(session, { jobId, sent: null, terminated: false });
+    this.bySession.set(session, { jobId, link, sent: null, last: null, terminated: false });
     this.byJob.set(jobId, session);
   }
 
@@ -38,36 +61,58 @@ export class JobTracker {
     return this.byJob.get(jobId);
   }
 
-  /** LiveKit terminated the job: the cancellation that follows is reported as such. */
+  /** LiveKit terminated the job: its session is cancelled and no status is sent any more. */
   terminated(jobId: string): void {
     const session = this.byJob.get(jobId);
     const t = session ? this.bySession.get(session) : undefined;
     if (t) t.terminated = true;
   }
 
+  /**
+   * The connection closed: livekit-server forgot its jobs (pkg/service/agentservice.go
+   * deregisterWorker). Their sessions run on; their statuses are never sent. Returns them.
+   */
+  orphan(link: number): { jobId: string; session: string }[] {
+    const out: { jobId: string; session: string }[] = [];
+    for (const [session, t] of this.bySession) {
+      if (t.link !== link) continue;
+      this.bySession.delete(session);
+      this.byJob.delete(t.jobId);
+      out.push({ jobId: t.jobId, session });
+    }
+    return out;
+  }
+
   /** The update a session state calls for, if any; a final state forgets the job. */
   onState(session: string, state: SessionState, error?: ErrorData): JobUpdate | undefined {
     const t = this.bySession.get(session);
     if (!t) return undefined;
-    const update = statusOf(state, error, t.terminated);
-    if (!update || update.status === t.sent) return undefined;
-    if (update.status !== JobStatus.JS_RUNNING) {
+    const previous = t.last;
+    t.last = state;
+    const final = state === 'closed' || state === 'failed' || state === 'cancelled';
+    if (final) {
       this.bySession.delete(session);
       this.byJob.delete(t.jobId);
     }
+    if (t.terminated || (t.sent !== null && ENDED.has(t.sent))) return undefined;
+    const update = statusOf(state, previous, error);
+    if (!update || update.status === t.sent) return undefined;
     t.sent = update.status;
-    return { jobId: t.jobId, ...update };
+    return { jobId: t.jobId, ...update, link: t.link };
   }
 }
 
 function statusOf(
   state: SessionState,
+  previous: SessionState | null,
   error: ErrorData | undefined,
-  terminated: boolean,
 ): { status: JobStatus; error: string } | undefined {
   switch (state) {
     case 'active':
       return { status: JobStatus.JS_RUNNING, error: '' };
+    case 'closing':
+      // A session that was active is ending: say so before it leaves the room.
+      return previous === 'active' ? { status: JobStatus.JS_SUCCESS, error: '' } : undefined;
     case 'closed':
       return { status: JobStatus.JS_SUCCESS, error: '' };
     case 'failed':
@@ -76,10 +121,7 @@ function statusOf(
         error: error ? `${error.code}: ${error.message}` : 'failed',
       };
     case 'cancelled':
-      return {
-        status: JobStatus.JS_FAILED,
-        error: terminated ? 'cancelled: the job was terminated by LiveKit' : 'cancelled',
-      };
+      return { status: JobStatus.JS_FAILED, error: 'cancelled' };
     default:
       return undefined;
   }
