@@ -1,4 +1,5 @@
 import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { PoolDefaultsConfig } from '../runtime/config.ts';
 import { CliError } from './errors.ts';
@@ -102,27 +103,43 @@ function poolCommand(
     const { natsAuthEnv } = await import('../runtime/nats/auth.ts');
     const { cliNatsAuth } = await import('./nats-config.ts');
     const livekit = liveKitOptions(opts);
+    // `openrtc dev` records its NATS URL and pool for this user: status, dispatch and inspect find it.
+    const record = name === 'dev' ? await import('./dev-record.ts') : undefined;
+    const hooks = record && {
+      running: (pool: { url: string; pool: string }) =>
+        record.writeDevRecord({
+          url: pool.url,
+          pool: pool.pool,
+          pid: process.pid,
+          agents: resolve(agents),
+          startedAt: new Date().toISOString(),
+        }),
+      stopped: () => record.removeDevRecord(process.pid),
+    };
     exit(
-      await runPool({
-        agentsDir: agents,
-        nats: await resolveNats(opts.nats),
-        pool: opts.pool,
-        workers: opts.workers,
-        capacity: opts.capacity,
-        drainTimeoutMs: opts.drainTimeout,
-        heartbeatMs: opts.heartbeat,
-        pretty: !opts.jsonLogs,
-        natsAuth: cliNatsAuth(opts),
-        defaults: await poolDefaults(opts),
-        // Local workers sign in with the supervisor's credentials, through the environment (not argv).
-        workerEnv: natsAuthEnv(opts),
-        ...(opts.metricsJsonl ? { metricsJsonl: opts.metricsJsonl } : {}),
-        ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
-        ...(opts.inspect === true || typeof opts.inspect === 'number'
-          ? { inspectPort: opts.inspect === true ? INSPECT_PORT : opts.inspect }
-          : {}),
-        ...(livekit ? { livekit } : {}),
-      }),
+      await runPool(
+        {
+          agentsDir: agents,
+          nats: await resolveNats(opts.nats),
+          pool: opts.pool,
+          workers: opts.workers,
+          capacity: opts.capacity,
+          drainTimeoutMs: opts.drainTimeout,
+          heartbeatMs: opts.heartbeat,
+          pretty: !opts.jsonLogs,
+          natsAuth: cliNatsAuth(opts),
+          defaults: await poolDefaults(opts),
+          // Local workers sign in with the supervisor's credentials, through the environment (not argv).
+          workerEnv: natsAuthEnv(opts),
+          ...(opts.metricsJsonl ? { metricsJsonl: opts.metricsJsonl } : {}),
+          ...(opts.metricsPort !== undefined ? { metricsPort: opts.metricsPort } : {}),
+          ...(opts.inspect === true || typeof opts.inspect === 'number'
+            ? { inspectPort: opts.inspect === true ? INSPECT_PORT : opts.inspect }
+            : {}),
+          ...(livekit ? { livekit } : {}),
+        },
+        hooks,
+      ),
     );
   });
 }
@@ -201,9 +218,9 @@ const dispatchCmd = program
   .option('--audio <file>', 'WAV file the session hears (local transport)')
   .option('--wait', 'print every transition until the session ends; exit 0 on closed, 1 otherwise')
   .option('--json', 'print JSON lines');
-addNatsAuthOptions(dispatchCmd).action(async (opts) => {
+addNatsAuthOptions(dispatchCmd).action(async (opts, cmd: Command) => {
   const { dispatchCommand } = await import('./dispatch.ts');
-  process.exitCode = await dispatchCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
+  process.exitCode = await dispatchCommand({ ...opts, ...(await clientTarget(opts, cmd)) });
 });
 
 const statusCmd = program
@@ -212,9 +229,9 @@ const statusCmd = program
   .addOption(natsOption())
   .addOption(poolOption())
   .option('--json', 'print the status reply as JSON');
-addNatsAuthOptions(statusCmd).action(async (opts) => {
+addNatsAuthOptions(statusCmd).action(async (opts, cmd: Command) => {
   const { statusCommand } = await import('./status.ts');
-  process.exitCode = await statusCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
+  process.exitCode = await statusCommand({ ...opts, ...(await clientTarget(opts, cmd)) });
 });
 
 addNatsAuthOptions(program.command('inspect'))
@@ -232,9 +249,9 @@ addNatsAuthOptions(program.command('inspect'))
       .argParser(nonNegativeInt('--port'))
       .default(INSPECT_PORT),
   )
-  .action(async (opts) => {
+  .action(async (opts, cmd: Command) => {
     const { inspectCommand } = await import('./inspect.ts');
-    process.exitCode = await inspectCommand({ ...opts, nats: await resolveNats(opts.nats, false) });
+    process.exitCode = await inspectCommand({ ...opts, ...(await clientTarget(opts, cmd)) });
   });
 
 program
@@ -259,6 +276,15 @@ program
   .action(async (opts) => {
     const { natsConfigCommand } = await import('./nats-config.ts');
     process.exitCode = natsConfigCommand(opts);
+  });
+
+program
+  .command('init')
+  .description('create a project: package.json, tsconfig.json, an agent, and a test that runs it in a pool')
+  .argument('[dir]', 'folder to create it in (default: the current folder)')
+  .action(async (dir: string | undefined) => {
+    const { initCommand } = await import('./init.ts');
+    process.exitCode = initCommand(dir);
   });
 
 program
@@ -301,15 +327,32 @@ function exit(code: number): never {
   process.exit(code);
 }
 
-async function resolveNats(flag: string | undefined, embeddedAllowed = true): Promise<string | undefined> {
+async function resolveNats(flag: string | undefined): Promise<string | undefined> {
   const { natsUrl } = await import('./options.ts');
-  const url = natsUrl(flag);
-  if (!url && !embeddedAllowed) {
-    throw new CliError(
-      'no NATS server given: pass --nats nats://host:port or set NATS_URL (the pool prints its URL)',
-    );
+  return natsUrl(flag);
+}
+
+/**
+ * The pool a client command talks to: --nats, else NATS_URL, else the `openrtc dev` this user runs
+ * (its record; then its pool too, unless --pool or OPENRTC_POOL names one).
+ */
+async function clientTarget(opts: { nats?: string; pool: string }, cmd: Command) {
+  const url = await resolveNats(opts.nats);
+  if (url) return { nats: url, pool: opts.pool };
+  const { findDevPool } = await import('./dev-record.ts');
+  const dev = findDevPool();
+  if (!dev.found) {
+    const why =
+      dev.why === 'stale'
+        ? `the openrtc dev recorded in ${dev.path} (pid ${dev.record?.pid}) is gone`
+        : `no openrtc dev is running (nothing in ${dev.path})`;
+    throw new CliError(`no NATS server given: pass --nats nats://host:port or set NATS_URL; ${why}`);
   }
-  return url;
+  const pool = cmd.getOptionValueSource('pool') === 'default' ? dev.record.pool : opts.pool;
+  process.stderr.write(
+    `openrtc: using openrtc dev (pid ${dev.record.pid}): pool '${pool}' at ${dev.record.url}\n`,
+  );
+  return { nats: dev.record.url, pool };
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -334,6 +377,7 @@ async function main(argv: string[]): Promise<void> {
 
 const USER_ERRORS = new Set([
   'NatsServerNotFoundError',
+  'NatsConnectError',
   'AgentDiscoveryError',
   'NatsAuthError',
   'ConfigError',

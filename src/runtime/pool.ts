@@ -171,8 +171,12 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
 }
 
 /** `openrtc dev|start|supervisor`: runs a pool until SIGINT/SIGTERM, then drains; resolves with the exit code. */
-export async function runPool(opts: PoolOptions): Promise<number> {
+export async function runPool(
+  opts: PoolOptions,
+  hooks: { running?: (pool: PoolHandle) => void; stopped?: (pool: PoolHandle) => void } = {},
+): Promise<number> {
   const pool = await startPool(opts);
+  hooks.running?.(pool);
   pool.log.info(
     { url: pool.url },
     `pool '${pool.pool}' running; try: openrtc dispatch --nats ${pool.url} --pool ${pool.pool} --agent ${pool.registry[0]?.name ?? '<name>'} --wait`,
@@ -186,6 +190,7 @@ export async function runPool(opts: PoolOptions): Promise<number> {
     process.once('SIGTERM', onSignal);
   });
   await pool.stop();
+  hooks.stopped?.(pool);
   // The exit code tells how the drain went: 0 every session finished, 4 some were cut short
   // (adopted sessions included): a projection of the supervisor machine's snapshot.
   const { cut, sessions } = pool.service.drainReport();

@@ -1,5 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
-import { basename, extname, isAbsolute, join, resolve } from 'node:path';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { basename, dirname, extname, isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { AgentSpec } from '../../protocol/agent.ts';
 import { AgentName } from '../../protocol/agent.ts';
@@ -92,9 +92,45 @@ export async function loadAgentModule(path: string): Promise<LoadedAgent> {
   return agent;
 }
 
+/** The package.json that decides how Node loads `abs` (the nearest one up the tree), if any. */
+async function packageScope(abs: string): Promise<{ file: string; type?: unknown } | undefined> {
+  for (let dir = dirname(abs); ; dir = dirname(dir)) {
+    const file = join(dir, 'package.json');
+    const text = await readFile(file, 'utf8').catch(() => undefined);
+    if (text !== undefined) {
+      try {
+        return { file, type: (JSON.parse(text) as { type?: unknown }).type };
+      } catch {
+        return { file };
+      }
+    }
+    if (dirname(dir) === dir) return undefined;
+  }
+}
+
+/**
+ * Agent modules must be ES modules: openrtc and @livekit/agents are shared with the worker only as
+ * ES modules (a CommonJS module would get agents-js's CommonJS copy, and its `cli.runApp` could not
+ * be stopped).
+ */
+async function assertEsm(abs: string): Promise<void> {
+  const ext = extname(abs);
+  if (ext === '.mts' || ext === '.mjs') return;
+  const scope = await packageScope(abs);
+  if (scope?.type === 'module') return;
+  const where = scope
+    ? `${scope.file} has no "type": "module"`
+    : 'no package.json above it says "type": "module"';
+  throw new AgentModuleError(
+    abs,
+    `would load as CommonJS (${where}): agent modules are ES modules; add "type": "module" to the package.json, or name the file ${ext === '.js' ? '.mjs' : '.mts'}`,
+  );
+}
+
 async function importAgentModule(abs: string): Promise<LoadedAgent> {
   const found = await stat(abs).catch(() => undefined);
   if (!found?.isFile()) throw new AgentModuleError(abs, 'no such module');
+  await assertEsm(abs);
   let mod: Record<string, unknown>;
   try {
     await prepareImport(abs);

@@ -25,6 +25,7 @@ import {
 } from '../../protocol/index.ts';
 import { LogLimiter } from '../log-limiter.ts';
 import type { Logger } from '../logger.ts';
+import { NatsConnectError } from './connect-error.ts';
 import {
   ErrorReplyError,
   InvalidMessageError,
@@ -94,6 +95,8 @@ export class Bus {
       pingInterval: 2000,
       maxPingOut: 2,
       ...opts.connect,
+    }).catch((err: unknown) => {
+      throw new NatsConnectError(opts.url, err);
     });
     const bus = new Bus(nc, opts);
     bus.watchStatus();

@@ -71,6 +71,25 @@ describe('loadAgentModule', () => {
   });
 });
 
+describe('module format', () => {
+  it('a module that would load as CommonJS is refused before it runs, saying what to change', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'openrtc-cjs-'));
+    try {
+      await writeFile(join(dir, 'agent.ts'), "throw new Error('must not run');\n");
+      const err = await loadError(join(dir, 'agent.ts'));
+      expect(err.reason).toBe(
+        'would load as CommonJS (no package.json above it says "type": "module"): agent modules are ES modules; add "type": "module" to the package.json, or name the file .mts',
+      );
+      await writeFile(join(dir, 'package.json'), '{ "name": "x" }\n');
+      expect((await loadError(join(dir, 'agent.ts'))).reason).toContain(
+        `(${join(dir, 'package.json')} has no "type": "module")`,
+      );
+    } finally {
+      await rm(dir, { recursive: true });
+    }
+  });
+});
+
 describe('agents-js modules (defineAgent({ prewarm, entry }) from @livekit/agents)', () => {
   it('are accepted as entry agents, named after the file, and refuse the local transport by name', async () => {
     const file = at('agents-js-no-cli/plain-entry.ts');
@@ -139,6 +158,7 @@ describe('discoverAgents', () => {
   it('a folder where no module loads is an error naming each file and its error', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'openrtc-agents-'));
     try {
+      await writeFile(join(dir, 'package.json'), '{ "type": "module" }\n');
       await writeFile(join(dir, 'a.ts'), 'export const x = 1;\n');
       await writeFile(join(dir, 'b.ts'), "throw new Error('boom at import');\n");
       const err = await discoverAgents(dir).catch((e: unknown) => e);
