@@ -1,6 +1,6 @@
 /**
- * The benchmark suite: density, capacity, dispatch, failover and protocol, one after another, each
- * in its own process. Prints their five JSON lines on stdout (their logs go to stderr); arguments
+ * The benchmark suite: density, capacity, dispatch, failover, protocol and soak, one after another,
+ * each in its own process. Prints their six JSON lines on stdout (their logs go to stderr); arguments
  * (`--quick`, `--smoke`) pass through. Exits non-zero if any benchmark failed or its line lacks a
  * field it must report (bench/lib/fields.ts). CI runs `npm run bench -- --smoke`.
  *
@@ -12,7 +12,7 @@ import { benchMode } from './lib/mode.ts';
 import { ROOT, writeDoc } from './lib/report.ts';
 import { summaryDoc } from './lib/summary-doc.ts';
 
-const BENCHES = ['density', 'capacity', 'dispatch', 'failover', 'protocol'] as const;
+const BENCHES = ['density', 'capacity', 'dispatch', 'failover', 'protocol', 'soak'] as const;
 const args = process.argv.slice(2);
 
 /** protocol.bench.ts knows `--quick` only: its tiniest run is its quick run. */

@@ -32,7 +32,13 @@ export const REQUIRED_FIELDS: Record<string, Record<string, (x: unknown) => bool
     ready_ms_max: isNumber,
     dispatch_after_kill_ok: isBoolean,
   },
-  protocol: { encode_ns: isNumber, decode_ns: isNumber },
+  protocol: { encode_ns: isNumber, decode_ns: isNumber, max_ratio: isNumber },
+  soak: {
+    sessions: isNumber,
+    supervisor_mb_per_1000: isNumber,
+    worker_mb_per_1000: isNumber,
+    supervisor_heap_mb_after: isNumber,
+  },
 };
 
 const get = (o: unknown, path: string) =>
