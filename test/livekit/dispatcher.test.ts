@@ -6,13 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type MessageOf, subjects } from '../../src/protocol/index.ts';
 import type { SessionUpdate } from '../../src/runtime/supervisor/service.ts';
 import {
-  agentRoomToken,
-  closedPortUrl,
+  type JobOutcome,
   type LiveKitServerDouble,
-  roomJob,
-  type SignalRequest,
   startLiveKitServerDouble,
-  startSignalSink,
 } from '../support/livekit-server-double.ts';
 import { useNatsServer } from '../support/nats.ts';
 import { readyWorkers, startTestPool, type TestPool } from '../support/pool.ts';
@@ -26,14 +22,12 @@ const VERSION = (
 
 describe('the supervisor as a LiveKit agent worker, driven by a protocol-level double of the agent endpoint', () => {
   let lk: LiveKitServerDouble;
-  let sink: { url: string; requests: SignalRequest[]; stop(): Promise<void> };
   let t: TestPool;
   const updates: SessionUpdate[] = [];
   const ended: MessageOf<'session.ended'>[] = [];
 
   beforeAll(async () => {
     lk = await startLiveKitServerDouble();
-    sink = await startSignalSink();
     t = await startTestPool(nats.url, {
       agentsDir: AGENTS,
       workers: 1,
@@ -58,7 +52,6 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
 
   afterAll(async () => {
     await t?.stop();
-    await sink?.stop();
     await lk?.stop();
   });
 
@@ -73,20 +66,14 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
       () => updates.find((u) => u.session === session && u.state === state),
       timeoutMs,
     );
-  /** The first updateWorker sent after `from` earlier ones that matches. */
-  const workerUpdateAfter = (from: number, match: (load: number, status?: WorkerStatus) => boolean) =>
-    waitFor('a matching updateWorker', () =>
-      lk
-        .all('updateWorker')
-        .slice(from)
-        .find((u) => match(u.load, u.status)),
-    );
-  /** Offers, assigns with the job's own token, and waits for the worker to be joining the room. */
+  const assigned = (o: JobOutcome | undefined) => {
+    if (!o?.ok || !('token' in o)) throw new Error(`job not assigned: ${JSON.stringify(o)}`);
+    return o;
+  };
+  /** Dispatches to the pool's name; waits for the worker to be joining the room (the double never answers). */
   const assignHanging = async (room: string) => {
-    const job = roomJob(room);
-    expect((await lk.offer(job)).available).toBe(true);
-    const token = await agentRoomToken(lk, job);
-    lk.assign(job, token, sink.url);
+    const [o] = await lk.dispatch({ room, agentName: 'openrtc-test' });
+    const { job, token } = assigned(o);
     const { session } = await sessionFor(job);
     await reached(session, 'connecting');
     return { job, token, session };
@@ -111,31 +98,72 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
     expect(claims.video?.agent).toBe(true);
   });
 
+  /** The pool-wide registration (under `agentName`), as the double sees it. */
+  const poolConn = () => lk.worker('openrtc-test')?.conn ?? -1;
+  /** An updateWorker on the pool-wide connection after now: everything sent before it has arrived. */
+  const flushed = async () => {
+    const n = lk.all('updateWorker', poolConn()).length;
+    await waitFor('a later updateWorker', () => lk.all('updateWorker', poolConn()).length > n);
+  };
+
+  it('registers each agent under its own name too, all with the namespace', async () => {
+    await waitFor('three registrations', () =>
+      ['openrtc-test', 'sales', 'support'].every((n) => lk.worker(n)),
+    );
+    for (const n of ['openrtc-test', 'sales', 'support']) expect(lk.worker(n)?.namespace).toBe('ns-test');
+    expect(lk.worker('')).toBeUndefined(); // --agent-name takes the place of automatic dispatch
+  });
+
   it('accepts a job that routes to a registered agent and declines one that names an unknown agent', async () => {
     await lk.next('updateWorker', (u) => u.status === WorkerStatus.WS_AVAILABLE);
-    const byPrefix = roomJob('sales-42');
-    const yes = await lk.offer(byPrefix);
+    const [byPrefix] = await lk.dispatch({ room: 'sales-42', agentName: 'openrtc-test' });
+    const yes = lk.all('availability').find((a) => a.jobId === byPrefix?.job.id);
     expect(yes).toMatchObject({
       available: true,
-      participantIdentity: `agent-${byPrefix.id}`,
+      participantIdentity: `agent-${byPrefix?.job.id}`,
       participantName: 'sales',
     });
-    const byMetadata = roomJob('lobby', { metadata: JSON.stringify({ agent: 'support' }) });
-    expect(await lk.offer(byMetadata)).toMatchObject({ available: true, participantName: 'support' });
+    // The pool reports WS_FULL at one session (threshold 0.5): end it before the next offer.
+    const end = async (o: JobOutcome | undefined) => {
+      const { session } = await sessionFor(assigned(o).job);
+      lk.terminate(o?.job.id ?? '');
+      await reached(session, 'cancelled');
+      await waitFor(
+        'the pool available again',
+        () => lk.worker('openrtc-test')?.status === WorkerStatus.WS_AVAILABLE,
+      );
+    };
+    await end(byPrefix);
+    const [byMetadata] = await lk.dispatch({
+      room: 'lobby',
+      agentName: 'openrtc-test',
+      metadata: JSON.stringify({ agent: 'support' }),
+    });
+    expect(lk.all('availability').find((a) => a.jobId === byMetadata?.job.id)).toMatchObject({
+      available: true,
+      participantName: 'support',
+    });
+    await end(byMetadata);
 
-    const unknown = roomJob('lobby', { metadata: JSON.stringify({ agent: 'nobody' }) });
-    expect((await lk.offer(unknown)).available).toBe(false);
-    const declined = t.lines.find((l) => l.msg === 'LiveKit job declined' && l.job === unknown.id);
+    const [unknown] = await lk.dispatch({
+      room: 'lobby',
+      agentName: 'openrtc-test',
+      metadata: JSON.stringify({ agent: 'nobody' }),
+    });
+    expect(unknown).toMatchObject({ ok: false, reason: 'declined_by_all' });
+    const declined = t.lines.find((l) => l.msg === 'LiveKit job declined' && l.job === unknown?.job.id);
     expect(String(declined?.reason)).toMatch(/unknown_agent: Unknown agent 'nobody'/);
   });
 
-  it("an assignment becomes a session that joins the room on a worker process with the job's url and token unchanged", async () => {
+  it('an assignment becomes a session that joins the room at the LiveKit URL, on a worker process, with the token the server minted', async () => {
     const { job, token, session } = await assignHanging('support-1001');
-    // The worker process dialed the assignment's url and presented the job's token (rtc-node's join).
-    const join = await waitFor('the room join at the assigned url', () =>
-      sink.requests.find((r) => r.authorization === `Bearer ${token}`),
+    // The assignment has no url ("this server"): the worker process dialed the URL the pool
+    // registered with and presented the job's token (rtc-node's join).
+    const join = await waitFor('the room join', () =>
+      lk.joins.find((r) => r.authorization === `Bearer ${token}`),
     );
     expect(join.path).toMatch(/^\/rtc/);
+    expect(join).toMatchObject({ identity: `agent-${job.id}`, room: 'support-1001' });
     const status = await t.client.status();
     const placed = status.sessions.find((s) => s.session === session);
     expect(placed).toMatchObject({
@@ -151,77 +179,95 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
     await reached(session, 'cancelled');
   });
 
-  it('a termination cancels the session and updateJob reports the job failed as terminated', async () => {
+  it('a termination cancels the session; the server closed the job itself, so no updateJob follows', async () => {
     const { job, session } = await assignHanging('support-1002');
-    lk.terminate(job.id);
+    expect(lk.terminate(job.id)).toBe(true);
     await reached(session, 'cancelled');
-    const update = await lk.next('updateJob', (u) => u.jobId === job.id);
-    expect(update.status).toBe(JobStatus.JS_FAILED);
-    expect(update.error).toMatch(/terminated by LiveKit/);
+    await flushed();
+    expect(lk.all('updateJob').filter((u) => u.jobId === job.id)).toEqual([]);
+    expect(lk.job(job.id)?.statuses.map((x) => JobStatus[x.status])).toEqual(['JS_RUNNING', 'JS_SUCCESS']);
   });
 
   it('updateWorker load rises with sessions and WS_FULL appears at the threshold', async () => {
-    const from = lk.all('updateWorker').length;
-    await workerUpdateAfter(from, (load, status) => load === 0 && status === WorkerStatus.WS_AVAILABLE);
+    const conn = poolConn();
+    const updateAfter = (from: number, match: (load: number, status?: WorkerStatus) => boolean) =>
+      waitFor('a matching updateWorker', () =>
+        lk
+          .all('updateWorker', conn)
+          .slice(from)
+          .find((u) => match(u.load, u.status)),
+      );
+    const from = lk.all('updateWorker', conn).length;
+    await updateAfter(from, (load, status) => load === 0 && status === WorkerStatus.WS_AVAILABLE);
     const { job, session } = await assignHanging('sales-2001');
-    const full = await workerUpdateAfter(from, (load) => load > 0);
+    const full = await updateAfter(from, (load) => load > 0);
     expect(full.load).toBe(0.5); // 1 session of capacity 2
     expect(full.status).toBe(WorkerStatus.WS_FULL); // threshold 0.5
-    expect(full.jobCount).toBe(1);
+    // Every registration reports the same pool load.
+    await waitFor(
+      'the sales registration full too',
+      () => lk.worker('sales')?.status === WorkerStatus.WS_FULL,
+    );
 
-    const back = lk.all('updateWorker').length;
+    const back = lk.all('updateWorker', conn).length;
     lk.terminate(job.id);
     await reached(session, 'cancelled');
-    const freed = await workerUpdateAfter(back, (load) => load === 0);
+    const freed = await updateAfter(back, (load) => load === 0);
     expect(freed.status).toBe(WorkerStatus.WS_AVAILABLE);
   });
 
-  it('when the server restarts, the dispatcher re-registers, running sessions are untouched and the pool keeps serving', async () => {
+  it('when the server restarts, the dispatcher registers again; running sessions are untouched and the pool keeps serving', async () => {
     const running = await assignHanging('support-3001');
-    const registrations = lk.all('register').length;
+    const before = lk.workers().length;
     await lk.restart();
-    await waitFor('a new registration', () => lk.all('register').length > registrations);
+    await waitFor('every registration again', () =>
+      ['openrtc-test', 'sales', 'support'].every((n) =>
+        lk.workers().some((w) => w.conn > before && w.open && w.workerId && w.agentName === n),
+      ),
+    );
     expect(updates.filter((u) => u.session === running.session).map((u) => u.state)).not.toContain(
       'cancelled',
     );
+    // The restarted server does not know the job any more: no termination can reach it.
+    expect(lk.terminate(running.job.id)).toBe(false);
 
+    // The orphan holds its slot until it ends (its room would end it; here the test does).
+    await t.pool.service.cancel(running.session, 'test over');
+    await reached(running.session, 'cancelled');
+    await waitFor(
+      'the pool available again',
+      () => lk.worker('openrtc-test')?.status === WorkerStatus.WS_AVAILABLE,
+    );
     const after = await assignHanging('sales-3002');
     expect(after.session).not.toBe(running.session);
-    for (const { job, session } of [running, after]) {
-      lk.terminate(job.id); // over the new connection
-      await reached(session, 'cancelled');
+    lk.terminate(after.job.id);
+    await reached(after.session, 'cancelled');
+    await waitFor(
+      'the pool available again',
+      () => lk.worker('openrtc-test')?.status === WorkerStatus.WS_AVAILABLE,
+    );
+  });
+
+  it('a room join that fails fails at connect after the configured retries; LiveKit gets the failed job with the error', async () => {
+    lk.roomJoins = 'reset';
+    try {
+      const [o] = await lk.dispatch({ room: 'support-4004', agentName: 'openrtc-test' });
+      const { job } = assigned(o);
+      const { session } = await sessionFor(job);
+      const failed = await reached(session, 'failed');
+      // `attempt 2`: the agent's connectAttempts; the text is rtc-node's own.
+      expect(failed.error?.code).toBe('connect_failed');
+      expect(failed.error?.message).toMatch(/^attempt 2: /);
+      const end = await waitFor('session.ended from the worker', () =>
+        ended.find((e) => e.session === session),
+      );
+      expect(end.phase).toBe('connect');
+
+      const update = await lk.next('updateJob', (u) => u.jobId === job.id);
+      expect(update.status).toBe(JobStatus.JS_FAILED);
+      expect(update.error).toMatch(/^connect_failed: attempt 2: /);
+    } finally {
+      lk.roomJoins = 'hang';
     }
-  });
-
-  it('a room join to an unreachable URL fails at connect after the configured retries; LiveKit gets the failed job with the error', async () => {
-    const job = roomJob('support-4004');
-    expect((await lk.offer(job)).available).toBe(true);
-    lk.assign(job, await agentRoomToken(lk, job), await closedPortUrl());
-    const { session } = await sessionFor(job);
-    const failed = await reached(session, 'failed');
-    // `attempt 2`: the agent's connectAttempts; the text is rtc-node's own.
-    expect(failed.error?.code).toBe('connect_failed');
-    expect(failed.error?.message).toMatch(/^attempt 2: .*Connection refused/);
-    const end = await waitFor('session.ended from the worker', () =>
-      ended.find((e) => e.session === session),
-    );
-    expect(end.phase).toBe('connect');
-
-    const update = await lk.next('updateJob', (u) => u.jobId === job.id);
-    expect(update.status).toBe(JobStatus.JS_FAILED);
-    expect(update.error).toMatch(/^connect_failed: attempt 2: .*Connection refused/);
-  });
-
-  it('an assignment without a url joins the room on the server the pool registered with', async () => {
-    const job = roomJob('sales-5005');
-    expect((await lk.offer(job)).available).toBe(true);
-    const token = await agentRoomToken(lk, job);
-    lk.assign(job, token); // as livekit-server sends it
-    const { session } = await sessionFor(job);
-    const join = await waitFor('the room join at the LiveKit URL', () =>
-      lk.attempts.find((a) => a.authorization === `Bearer ${token}`),
-    );
-    expect(join.path).toMatch(/^\/rtc/);
-    await reached(session, 'failed'); // the double has no rooms
   });
 });

@@ -74,6 +74,8 @@ export interface WorkerView {
   namespace: string;
   deployment: string;
   jobType: JobType;
+  /** The version the worker registered with. */
+  version: string;
   /** pkg/agent/worker.go: a new Worker is WS_AVAILABLE at load 0 until it says otherwise. */
   status: WorkerStatus;
   load: number;
@@ -636,6 +638,7 @@ export async function startLiveKitServerDouble(opts: DoubleOptions = {}): Promis
     namespace: c.reg?.namespace ?? '',
     deployment: c.reg?.deployment ?? '',
     jobType: c.reg?.type ?? JobType.JT_ROOM,
+    version: c.reg?.version ?? '',
     status: c.status,
     load: c.load,
     running: [...c.running.keys()],
