@@ -4,12 +4,29 @@ import { pathToFileURL } from 'node:url';
 import type { VAD } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { ensureAgentsLogger } from './agents-log.ts';
+import { BatchedSileroVad } from './batched-vad.ts';
 
 type SileroOptions = NonNullable<Parameters<typeof silero.VAD.load>[0]>;
 type InferenceSession = ConstructorParameters<typeof silero.VAD>[0];
 
-/** Silero options (the plugin does not export their type); the model runs at 16 kHz. */
-export type SharedVadOptions = SileroOptions;
+/** Which Silero VAD a process shares: our batched one (batched-vad.ts) or the plugin's. */
+export type VadImplementation = 'batched' | 'plugin';
+
+/**
+ * Silero options (the plugin does not export their type; both VADs take them with the same
+ * meaning); the model runs at 16 kHz. `implementation` overrides OPENRTC_VAD.
+ */
+export type SharedVadOptions = SileroOptions & { implementation?: VadImplementation };
+
+/** The VAD loadSharedVad loads: `opts.implementation`, else OPENRTC_VAD, else the batched one. */
+export function vadImplementation(
+  opts?: SharedVadOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): VadImplementation {
+  const chosen = opts?.implementation ?? (env.OPENRTC_VAD || 'batched');
+  if (chosen === 'batched' || chosen === 'plugin') return chosen;
+  throw new Error(`OPENRTC_VAD must be 'batched' or 'plugin', not '${chosen}'`);
+}
 
 export interface SharedVad {
   vad: VAD;
@@ -73,7 +90,9 @@ async function onnxParts(): Promise<OnnxParts | undefined> {
   return undefined;
 }
 
-async function load(opts: SileroOptions | undefined): Promise<VAD> {
+async function load(shared: SharedVadOptions | undefined): Promise<VAD> {
+  const { implementation: _, ...opts } = shared ?? {};
+  if (vadImplementation(shared) === 'batched') return BatchedSileroVad.load({ ...SILERO_DEFAULTS, ...opts });
   const parts = await onnxParts();
   if (!parts) {
     process.emitWarning(
@@ -95,7 +114,8 @@ export class VadOptionsConflictError extends Error {
 }
 
 /**
- * Loads the worker's Silero VAD once per process and returns it to every caller.
+ * Loads the worker's Silero VAD once per process and returns it to every caller: the batched VAD
+ * (batched-vad.ts), or the plugin's with OPENRTC_VAD=plugin.
  * Options apply to the first load; a later call with different options throws
  * VadOptionsConflictError. A failed load is forgotten, so the next call retries.
  */

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureAgentsLogger } from '../../../src/runtime/voice/agents-log.ts';
 import { BatchedSileroVad, BatchedVadStream } from '../../../src/runtime/voice/batched-vad.ts';
 import { SileroBatcher, type SileroThread } from '../../../src/runtime/voice/silero-batcher.ts';
+import { loadSharedVad, vadImplementation } from '../../../src/runtime/voice/vad.ts';
 import { readWavMono16k } from '../../../src/runtime/voice/wav.ts';
 import { AUDIO, boundaryErrors, type Segment, segmentsOf } from './helpers.ts';
 
@@ -244,5 +245,16 @@ describe('where the batched model runs', () => {
     );
     expect(onMain).toBeGreaterThan(0.7); // the measure sees a blocking run
     expect(onWorker).toBeLessThan(0.4);
+  });
+});
+
+describe('the shared VAD', () => {
+  it("is the batched VAD unless OPENRTC_VAD=plugin (or the implementation option) asks for the plugin's", async () => {
+    expect(vadImplementation(undefined, {})).toBe('batched');
+    expect(vadImplementation(undefined, { OPENRTC_VAD: 'plugin' })).toBe('plugin');
+    expect(vadImplementation({ implementation: 'batched' }, { OPENRTC_VAD: 'plugin' })).toBe('batched');
+    expect(() => vadImplementation(undefined, { OPENRTC_VAD: 'onnx' })).toThrow(/OPENRTC_VAD/);
+    const { vad } = await loadSharedVad();
+    expect(vad).toBeInstanceOf(vadImplementation() === 'batched' ? BatchedSileroVad : silero.VAD);
   });
 });
