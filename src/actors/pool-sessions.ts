@@ -20,6 +20,7 @@ import {
   reject,
   writable,
 } from './pool.ts';
+import { admissionRefusal, admitted, tenantOf } from './pool-limits.ts';
 import { endedSession, findSession, sessionOfJob } from './pool-views.ts';
 import { routeJob } from './routing.ts';
 import type { SessionView, SupervisorEvent } from './supervisor.types.ts';
@@ -72,6 +73,12 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
     fail(route.error);
     return;
   }
+  const tenant = tenantOf(e.job?.metadata, d.ctx.limits.tenantKey);
+  const refused = admissionRefusal(d, route.agent.name, tenant);
+  if (refused) {
+    fail(refused);
+    return;
+  }
   const placed = placeSession(placementCandidates(d));
   if (!placed.ok) {
     fail(placed.error);
@@ -106,8 +113,10 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
     reported: false,
     speech: { start: 0, end: 0 },
     start: { job, transport },
+    ...(tenant !== undefined ? { tenant } : {}),
   };
   writable(d, 'jobs')[jobId] = e.sessionId;
+  admitted(d, agent, e.sessionId);
   emit(d, {
     type: 'dispatch.result',
     requestId: e.requestId,

@@ -1,4 +1,5 @@
 import type { ErrorData, SessionState } from '../protocol/index.ts';
+import { breakerOnEnd } from './pool-limits.ts';
 import type {
   SessionView,
   SupervisorContext,
@@ -102,6 +103,7 @@ export function endSession(
   delete writable(d, 'sessions')[id];
   if (d.ctx.jobs[s.jobId] === id) delete writable(d, 'jobs')[s.jobId];
   const endedAt = Math.min(at, d.ctx.now);
+  breakerOnEnd(d, s.agent, id, state);
   closeOut(
     d,
     { ...rest, state, since: endedAt, reported: true, ...(error ? { error } : {}) },

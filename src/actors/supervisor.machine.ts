@@ -1,6 +1,7 @@
 import { enqueueActions, setup, stateIn } from 'xstate';
 import { seedFrom } from './backoff.ts';
 import { advance, type Draft, draft, type Effect, reject, settle } from './pool.ts';
+import { breakerTick, resolveLimits } from './pool-limits.ts';
 import {
   onDispatch,
   onPlaceFailed,
@@ -89,6 +90,7 @@ function applyEvent(d: Draft, e: SupervisorEvent): void {
       return;
     case 'TICK':
       onTick(d);
+      breakerTick(d);
       return;
     case 'BUS':
       onBus(d, e);
@@ -213,6 +215,9 @@ export const supervisorMachine = setup({
       announcedAt: null,
       drain: { since: null, cut: 0 },
       seq: 0,
+      limits: resolveLimits(input.limits),
+      breaker: input.breaker ?? null,
+      breakers: {},
     };
   },
   entry: ['spawnLocalWorkers', 'announceStart', 'scheduleTick'],

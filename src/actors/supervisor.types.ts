@@ -9,6 +9,7 @@ import type {
   Transport,
   WorkerState,
 } from '../protocol/index.ts';
+import type { BreakerConfig, BreakerView, LimitsConfig } from './pool-limits.ts';
 import type { RestartPolicy, RestartType } from './restart-policy.ts';
 
 export type Health = 'ok' | 'degraded' | 'draining';
@@ -43,6 +44,10 @@ export interface SupervisorInput {
   now?: number;
   /** Seed of the restart-backoff jitter. */
   seed?: number;
+  /** Per-agent and per-tenant caps on concurrent sessions (docs/operations.md). Default: none. */
+  limits?: Partial<LimitsConfig>;
+  /** The per-agent circuit breaker. Default: none (never opens). */
+  breaker?: BreakerConfig;
 }
 
 export interface WorkerView {
@@ -101,6 +106,8 @@ export interface SessionView {
   reported: boolean;
   /** User speech starts and ends its worker reported. */
   speech: { start: number; end: number };
+  /** The tenant named in its job metadata, when it counts against a tenant cap. */
+  tenant?: string;
   /**
    * The job and transport it was placed with, while its worker has not reported it: if that
    * worker's process dies first, the session moves with them. Dropped once confirmed or ended.
@@ -149,6 +156,11 @@ export interface SupervisorContext {
   drain: { since: number | null; cut: number };
   /** Seq of the supervisor's own transitions. */
   seq: number;
+  /** Caps on concurrent sessions per agent and per tenant. */
+  limits: LimitsConfig;
+  /** The circuit breaker's settings (null: off) and each agent's breaker that has left closed or seen failures. */
+  breaker: BreakerConfig | null;
+  breakers: Record<string, BreakerView>;
 }
 
 type Body<T extends MessageType> = Omit<MessageBody<T>, 'type'>;
@@ -275,4 +287,13 @@ export type SupervisorEmitted =
   | { type: 'worker.shutdown'; worker: string; epoch: string; reason: string }
   /** Ask every worker to say hello again (`supervisor.up`): at start, and when an unknown worker speaks. */
   | { type: 'supervisor.announce'; reason: string }
-  | { type: 'pool.health'; health: Health; previous: Health };
+  | { type: 'pool.health'; health: Health; previous: Health }
+  /** An agent's circuit breaker changed state. */
+  | {
+      type: 'agent.breaker';
+      agent: string;
+      state: BreakerView['state'];
+      previous: BreakerView['state'];
+      failures: number;
+      reason: string;
+    };

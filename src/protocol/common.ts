@@ -74,6 +74,10 @@ export const ERROR_CODES = [
   'nats_unavailable',
   'timeout',
   'internal',
+  /** A per-agent or per-tenant cap on concurrent sessions is reached: refused, never queued. */
+  'over_limit',
+  /** The agent's circuit breaker is open (too many recent failures): refused at once. */
+  'agent_unhealthy',
 ] as const;
 export const ErrorCode = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof ErrorCode>;

@@ -249,6 +249,22 @@ export const StatusOk = message('status.ok', {
   sessions: z.array(SessionStatus),
   /** Messages the supervisor rejected, by reason. */
   rejected: z.record(z.string().max(64), Count),
+  /** Per-agent circuit breakers (docs/operations.md); absent from supervisors that have none. */
+  breakers: z
+    .array(
+      z.object({
+        agent: AgentName,
+        state: z.enum(['closed', 'open', 'half_open']),
+        /** Failures inside the current window. */
+        failures: Count,
+        /** When it last opened. */
+        openedAt: UnixMs.nullable(),
+      }),
+    )
+    .max(1000)
+    .optional(),
+  /** Live sessions per tenant (from job metadata), when tenant caps are configured. */
+  tenants: z.record(z.string().max(256), Count).optional(),
 });
 
 export const ErrorReply = message('error', { ref: ref.optional(), error: ErrorData });

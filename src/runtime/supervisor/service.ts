@@ -42,6 +42,9 @@ export interface SupervisorServiceOptions {
   drainTimeoutMs: number;
   log: Logger;
   policy?: SupervisorInput['policy'];
+  /** Caps on concurrent sessions and the per-agent circuit breaker (docs/operations.md). */
+  limits?: SupervisorInput['limits'];
+  breaker?: SupervisorInput['breaker'];
   /** Starts a local worker process; returns its pid. */
   spawnWorker(worker: string, attempt: number): number;
   killWorker(worker: string, signal: NodeJS.Signals): void;
@@ -89,6 +92,8 @@ export class SupervisorService {
         drainTimeoutMs: o.drainTimeoutMs,
         now: Date.now(),
         ...(o.policy ? { policy: o.policy } : {}),
+        ...(o.limits ? { limits: o.limits } : {}),
+        ...(o.breaker ? { breaker: o.breaker } : {}),
       },
     });
     this.stopped = new Promise((resolve) => this.actor.subscribe({ complete: () => resolve() }));
@@ -431,6 +436,20 @@ export class SupervisorService {
         'pool health',
       ),
     );
+    a.on('agent.breaker', (e) => {
+      this.log[e.state === 'closed' ? 'info' : 'warn'](
+        { agent: e.agent, state: e.state, previous: e.previous, failures: e.failures, reason: e.reason },
+        'agent circuit breaker',
+      );
+      this.inspector.publish({
+        actor: { id: `breaker:${e.agent}`, kind: 'supervisor', parent: SUPERVISOR_ID },
+        from: e.previous,
+        to: e.state,
+        event: 'BREAKER',
+        seq: this.actor.getSnapshot().context.seq,
+        summary: { agent: e.agent, failures: String(e.failures), reason: e.reason },
+      });
+    });
     a.on('supervisor.transition', (e) =>
       this.inspector.publish({
         actor: { id: SUPERVISOR_ID, kind: 'supervisor' },

@@ -1,3 +1,4 @@
+import { breakerStatus, tenantCounts } from '../../actors/pool-limits.ts';
 import { knownSessions } from '../../actors/pool-views.ts';
 import type { SupervisorContext } from '../../actors/supervisor.types.ts';
 import type { MessageOf } from '../../protocol/index.ts';
@@ -53,5 +54,9 @@ export function buildStatus(
       ...(x.error ? { error: x.error } : {}),
     })),
     rejected,
+    ...(ctx.breaker ? { breakers: breakerStatus(ctx) } : {}),
+    ...(Object.keys(ctx.limits.tenants).length || ctx.limits.perTenant !== undefined
+      ? { tenants: tenantCounts(ctx) }
+      : {}),
   };
 }
