@@ -192,8 +192,12 @@ const hardware = {
   ram_gb: Math.round((totalmem() / 2 ** 30) * 10) / 10,
   node: process.version,
 };
+const nsOf = (k: string) => (ns as Record<string, number>)[k] as number;
 const hotRatios = Object.fromEntries(
-  hot.map((c) => [c.type, Math.round((ns[`hot_decode:${c.type}`] / ns[`hot_json:${c.type}`]) * 100) / 100]),
+  hot.map((c) => [
+    c.type,
+    Math.round((nsOf(`hot_decode:${c.type}`) / nsOf(`hot_json:${c.type}`)) * 100) / 100,
+  ]),
 ) as Record<string, number>;
 const result = {
   bench: 'protocol',
@@ -204,8 +208,8 @@ const result = {
       c.type,
       {
         bytes: c.bytes.byteLength,
-        decode_ns: ns[`hot_decode:${c.type}`],
-        json_parse_ns: ns[`hot_json:${c.type}`],
+        decode_ns: nsOf(`hot_decode:${c.type}`),
+        json_parse_ns: nsOf(`hot_json:${c.type}`),
       },
     ]),
   ),
@@ -276,8 +280,8 @@ function table(r: typeof result, sizes: Record<Case, number>): string {
     hot.map((c) => [
       `\`${c.type}\``,
       n(c.bytes.byteLength),
-      n(ns[`hot_decode:${c.type}`]),
-      n(ns[`hot_json:${c.type}`]),
+      n(nsOf(`hot_decode:${c.type}`)),
+      n(nsOf(`hot_json:${c.type}`)),
       String(r.ratios[c.type]),
     ]),
   );
