@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
-import type { LiveKitOptions } from '../runtime/livekit/options.ts';
+import { deploymentProblem, type LiveKitOptions } from '../runtime/livekit/options.ts';
 import { CliError } from './errors.ts';
 
 /** The LiveKit flags as commander parses them. */
@@ -9,6 +9,8 @@ export interface LiveKitFlags {
   livekitApiSecret?: string;
   agentName?: string;
   livekitNamespace?: string;
+  livekitDeployment?: string;
+  automaticDispatch?: boolean;
   explicitOnly?: boolean;
   loadThreshold?: number;
 }
@@ -19,6 +21,12 @@ function fraction(value: string): number {
     throw new InvalidArgumentError(`--load-threshold must be a number in (0, 1], got '${value}'`);
   }
   return n;
+}
+
+function deployment(value: string): string {
+  const problem = deploymentProblem(value);
+  if (problem) throw new InvalidArgumentError(`--livekit-deployment: ${problem}, got '${value}'`);
+  return value;
 }
 
 function agentName(value: string): string {
@@ -46,12 +54,28 @@ export function addLiveKitOptions(cmd: Command): Command {
     .addOption(
       new Option(
         '--agent-name <name>',
-        'explicit dispatch: LiveKit sends only jobs dispatched to this name (default: automatic dispatch)',
+        'also take explicit dispatches to this name for the whole pool (routing picks the agent), instead of automatic dispatch; each agent always takes dispatches to its own name',
       )
         .env('LIVEKIT_AGENT_NAME')
         .argParser(agentName),
     )
-    .addOption(new Option('--livekit-namespace <ns>', 'LiveKit worker namespace (optional)'))
+    .addOption(
+      new Option('--livekit-namespace <ns>', 'LiveKit worker namespace (optional, deprecated by LiveKit)'),
+    )
+    .addOption(
+      new Option(
+        '--livekit-deployment <name>',
+        'register under this deployment: only dispatches naming it reach the pool',
+      )
+        .env('LIVEKIT_AGENT_DEPLOYMENT')
+        .argParser(deployment),
+    )
+    .addOption(
+      new Option(
+        '--no-automatic-dispatch',
+        'do not register for automatic dispatch (explicit dispatches only)',
+      ),
+    )
     .addOption(
       new Option(
         '--explicit-only',
@@ -72,9 +96,9 @@ export function addLiveKitOptions(cmd: Command): Command {
 export function liveKitOptions(flags: LiveKitFlags): LiveKitOptions | undefined {
   const url = flags.livekitUrl?.trim();
   if (!url) {
-    if (flags.agentName || flags.explicitOnly || flags.livekitNamespace) {
+    if (flags.agentName || flags.explicitOnly || flags.livekitNamespace || flags.livekitDeployment) {
       throw new CliError(
-        '--agent-name, --explicit-only and --livekit-namespace need --livekit-url (LIVEKIT_URL)',
+        '--agent-name, --explicit-only, --livekit-namespace and --livekit-deployment need --livekit-url (LIVEKIT_URL)',
       );
     }
     return undefined;
@@ -95,6 +119,8 @@ export function liveKitOptions(flags: LiveKitFlags): LiveKitOptions | undefined 
     apiSecret: flags.livekitApiSecret,
     ...(flags.agentName ? { agentName: flags.agentName } : {}),
     ...(flags.livekitNamespace ? { namespace: flags.livekitNamespace } : {}),
+    ...(flags.livekitDeployment ? { deployment: flags.livekitDeployment } : {}),
+    ...(flags.automaticDispatch === false ? { automatic: false } : {}),
     ...(flags.explicitOnly ? { explicitOnly: true } : {}),
     ...(flags.loadThreshold !== undefined ? { loadThreshold: flags.loadThreshold } : {}),
   };

@@ -5,7 +5,13 @@ import { addLiveKitOptions, type LiveKitFlags, liveKitOptions } from '../../src/
 
 const parse = (args: string[], env: NodeJS.ProcessEnv = {}) => {
   const saved = { ...process.env };
-  for (const k of ['LIVEKIT_URL', 'LIVEKIT_API_KEY', 'LIVEKIT_API_SECRET', 'LIVEKIT_AGENT_NAME'])
+  for (const k of [
+    'LIVEKIT_URL',
+    'LIVEKIT_API_KEY',
+    'LIVEKIT_API_SECRET',
+    'LIVEKIT_AGENT_NAME',
+    'LIVEKIT_AGENT_DEPLOYMENT',
+  ])
     delete process.env[k];
   Object.assign(process.env, env);
   try {
@@ -53,6 +59,17 @@ describe('the LiveKit flags of dev/start/supervisor', () => {
       explicitOnly: true,
       loadThreshold: 0.5,
     });
+  });
+
+  it('--livekit-deployment (LIVEKIT_AGENT_DEPLOYMENT) registers under a deployment; --no-automatic-dispatch drops the automatic registration', () => {
+    const env = { LIVEKIT_URL: 'wss://a.example', LIVEKIT_API_KEY: 'k', LIVEKIT_API_SECRET: 's' };
+    expect(parse(['--no-automatic-dispatch'], { ...env, LIVEKIT_AGENT_DEPLOYMENT: 'blue' })).toMatchObject({
+      deployment: 'blue',
+      automatic: false,
+    });
+    // livekit/protocol's ValidateDeployment: `_` separates the parts of a job topic.
+    expect(() => parse(['--livekit-deployment', 'blue_green'], env)).toThrow(/reserved character '_'/);
+    expect(() => parse(['--livekit-deployment', 'blue'])).toThrow(/need --livekit-url/);
   });
 
   it('refuses a URL without credentials, LiveKit flags without a URL, and a bad threshold', () => {
