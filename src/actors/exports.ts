@@ -19,15 +19,27 @@ const NOTES: Record<MachineName, string> = {
 - Connect backoff: connectBackoffMs × 2^(attempt−1) minus up to half of it as jitter, capped at 5 s;
   the jitter comes from a seeded generator kept in the context.`,
   worker: `
-- Injected actors: \`register\` {workerId, capacity} → {version, agents, heartbeatMs} (rejects with
-  \`{code, message}\`, e.g. version_incompatible); \`prewarm\` {workerId} → optional {ms}.
-  Injected action: \`cancelSessions\` {sessionIds} when the drain times out.
-- Events in: \`STARTED\`, \`SESSION_ADMIT\` {sessionId}, \`SESSION_FINISHED\` {sessionId}, \`DRAIN\` {timeoutMs?},
-  \`SHUTDOWN\` {reason?}.
-- Emitted: \`worker.transition\` {workerId, from, to, seq, event, failure?}, \`session.admitted\`
-  {workerId, sessionId, active, capacity}, \`session.refused\` {workerId, sessionId, error}
-  (codes duplicate_session, no_capacity, draining). \`admissionRefusal(state, context, id)\` answers the
-  same question from a snapshot.`,
+- Injected actors: \`register\` {workerId, attempt} → {version, agents, heartbeatMs, supervisor?} (rejects
+  with \`{code, message, retryable?}\`: retryable means no supervisor answered, and the chart waits
+  \`registerBackoff\` (100 ms doubling to 2 s, jitter from a seeded generator in the context) before the next
+  hello; anything else, e.g. version_incompatible, fails the worker); \`prewarm\` {workerId, agents} →
+  optional {ms}; \`session\` (the session machine with its phases bound to a driver).
+- Children: one session actor per admitted session, spawned with the session id as its id and stopped
+  when it ends; the \`heartbeat\` callback actor (src/actors/heartbeat.ts, on the system's clock), spawned
+  at the welcome and stopped in \`stopped\`/\`failed\`, which sends \`BEAT\` every heartbeatMs.
+- Events in: \`STARTED\`, \`SESSION_ADMIT\` {request, now}, \`SESSION_CANCEL\` {sessionId, reason?},
+  \`SESSION_ENDED\` {sessionId, state, seq, failure?, now} (a session actor's last transition),
+  \`DRAIN\` {timeoutMs?}, \`SHUTDOWN\` {reason?} (cancels every session, then stops), \`LINK\` {up, now},
+  \`SUPERVISOR_UP\`, \`WELCOMED\` {welcome}, \`BEAT\`.
+- Emitted: \`worker.transition\` {workerId, from, to, seq, event, failure?}, \`session.admitted\`,
+  \`session.refused\` {error: duplicate_session, no_capacity, draining, unknown_agent}, \`session.ended\`
+  {ended, failure?}, \`worker.heartbeat\` {endsSince}, \`worker.hello\`, \`worker.register_retry\`
+  {attempt, delayMs, error}.
+- The context holds the hosted sessions (id, agent, job, request, admittedAt) and the bounded record of
+  ended sessions (endedLimit, 10 minutes); each session's state and seq live in its own actor. Hello,
+  heartbeat and the answer to a repeated session.start are projections of the snapshot
+  (src/actors/worker.reports.ts). \`admissionRefusal(state, context, request)\` answers the admission
+  question from a snapshot.`,
   supervisor: `
 - Events in (each carries \`now\`, ms): \`WORKER_HELLO\`, \`HEARTBEAT\`, \`WORKER_STATE\`, \`SESSION_STATE\`,
   \`SESSION_ENDED\`, \`SESSION_SPEECH\` (the protocol message bodies), \`WORKER_EXITED\` {worker, pid?,

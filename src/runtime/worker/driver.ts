@@ -1,5 +1,6 @@
 import type { CloseReason } from '../../actors/session.types.ts';
-import type { AgentSpec, ErrorData, MessageOf } from '../../protocol/index.ts';
+import type { SessionRequest } from '../../actors/worker.types.ts';
+import type { AgentSpec, ErrorData } from '../../protocol/index.ts';
 import type { Logger } from '../logger.ts';
 
 /** What a running session reports back while the machine drives it. */
@@ -25,7 +26,8 @@ export interface SessionDriver {
 
 export interface DriverArgs {
   spec: AgentSpec;
-  start: MessageOf<'session.start'>;
+  /** What `session.start` asked for: the job, the transport and the limits. */
+  start: SessionRequest;
   events: DriverEvents;
   log: Logger;
 }

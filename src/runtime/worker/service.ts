@@ -1,20 +1,37 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { type Actor, createActor, fromPromise } from 'xstate';
-import { workerMachine } from '../../actors/worker.machine.ts';
-import type { PrewarmDone, Welcome, WorkerOutput } from '../../actors/worker.types.ts';
+import { type Actor, type AnyActorRef, createActor, fromPromise } from 'xstate';
+import type { SessionRetry, SessionTransition } from '../../actors/session.types.ts';
+import {
+  admissionRefusal,
+  existingSession,
+  heartbeatBody,
+  helloBody,
+  type WorkerMachine,
+  type WorkerSnapshotView,
+  workerMachine,
+} from '../../actors/worker.machine.ts';
+import type {
+  HostedSession,
+  RegisterError,
+  SessionEnd,
+  SessionEndedEmitted,
+  SessionRequest,
+  Welcome,
+  WorkerOutput,
+  WorkerTransition,
+} from '../../actors/worker.types.ts';
 import {
   type AgentSpec,
-  ENDED_RECORD_LIMIT,
-  type EndedSession,
   type ErrorData,
   FINAL_SESSION_STATES,
   type Message,
   type MessageOf,
   type Reply,
-  SUPPORTED_VERSIONS,
+  type SessionState,
   type Subjects,
   subjects,
+  type WorkerState,
 } from '../../protocol/index.ts';
 import { InspectPublisher } from '../inspect/publisher.ts';
 import type { Logger } from '../logger.ts';
@@ -26,7 +43,7 @@ import {
   RequestTimeoutError,
 } from '../nats/bus.ts';
 import type { DriverFactory } from './driver.ts';
-import { HostedSession } from './hosted-session.ts';
+import { hostedSessionOf, type SpeechEvent, sessionLogic } from './session-io.ts';
 
 export interface WorkerServiceOptions {
   bus: Bus;
@@ -48,101 +65,69 @@ export interface WorkerServiceOptions {
 }
 
 const HELLO_TIMEOUT_MS = 2000;
-/** How long an ended session stays in the worker's record. */
-const ENDED_KEEP_MS = 10 * 60_000;
-/** A heartbeat repeats the sessions that ended within this many beats. */
-const ENDED_IN_BEATS = 5;
-/** Error messages in the ended record are cut to this length, so a full hello stays well under NATS's payload limit. */
-const ENDED_MESSAGE_MAX = 200;
+/** Worker states the supervisor hears of at once (the others show in heartbeats). */
+const REPORTED_STATES: readonly WorkerState[] = ['ready', 'full', 'draining', 'stopped', 'failed'];
 
 /**
- * A worker process's logic: says hello, prewarms once, hosts sessions on command, reports their
- * transitions and its full state every heartbeat.
+ * A worker process's IO around its worker actor, which owns everything the worker knows (its
+ * sessions as child actors, the record of ended sessions, registration, the heartbeat). This
+ * service has two jobs: turning NATS messages into the actor's events, and carrying out what the
+ * actors emit (publish, reply, hello).
  */
 export class WorkerService {
   /** This incarnation: the supervisor ignores messages from an older epoch of the same worker id. */
   readonly epoch = randomUUID().slice(0, 8);
-  readonly sessions = new Map<string, HostedSession>();
-  /** The bounded record of ended sessions, oldest first: reported in hello and (recent ones) heartbeats. */
-  private readonly ended = new Map<string, EndedSession>();
-  /** When this process's NATS link went down, if it is down: ends since then are repeated when it returns. */
-  private linkDownAt: number | null = null;
-  private readonly s: Subjects;
-  private readonly actor: Actor<typeof workerMachine>;
-  private agents = new Map<string, AgentSpec>();
-  private heartbeatTimer: NodeJS.Timeout | undefined;
-  private heartbeatMs = 1000;
-  private prewarmInfo: MessageOf<'heartbeat'>['prewarm'] = { status: 'pending' };
   readonly done: Promise<WorkerOutput>;
+  private readonly s: Subjects;
+  private readonly actor: Actor<WorkerMachine>;
   private readonly inspector: InspectPublisher;
+  private readonly host = hostname();
 
   constructor(private readonly o: WorkerServiceOptions) {
     this.s = subjects(o.pool);
     this.inspector = new InspectPublisher(o.bus, o.pool, o.workerId);
     const machine = workerMachine.provide({
       actors: {
-        register: fromPromise(() => this.register()),
-        prewarm: fromPromise<PrewarmDone, { workerId: string }>(async () => {
-          try {
-            const r = await o.prewarm([...this.agents.values()]);
-            this.prewarmInfo = { status: 'ok', ms: r.ms };
-            return r;
-          } catch (err) {
-            this.prewarmInfo = {
-              status: 'failed',
-              error: { code: 'prewarm_failed', message: String((err as Error)?.message ?? err) },
-            };
-            throw err;
-          }
+        register: fromPromise<Welcome, { workerId: string; attempt: number }>(() => this.register()),
+        prewarm: fromPromise(({ input }) => o.prewarm(input.agents)),
+        session: sessionLogic({
+          createDriver: o.createDriver,
+          log: o.log,
+          speech: (hosted, e) => this.onSpeech(hosted, e),
         }),
-      },
-      actions: {
-        cancelSessions: (_, params: { sessionIds: string[] }) => {
-          for (const id of params.sessionIds) this.sessions.get(id)?.cancel('drain timeout');
-        },
       },
     });
     this.actor = createActor(machine, {
       id: o.workerId,
-      input: { workerId: o.workerId, capacity: o.capacity, drainTimeoutMs: o.drainTimeoutMs },
+      input: {
+        workerId: o.workerId,
+        epoch: this.epoch,
+        capacity: o.capacity,
+        drainTimeoutMs: o.drainTimeoutMs,
+        ...(o.endedMemory !== undefined ? { endedLimit: o.endedMemory } : {}),
+      },
+      // Session actors are the worker's children; their transitions are effects to carry out.
+      inspect: (ev) => {
+        if (ev.type !== '@xstate.actor') return;
+        const ref = ev.actorRef as AnyActorRef;
+        if (ref.src === 'session') this.watchSession(ref);
+      },
     });
     this.done = new Promise((resolve) => {
       this.actor.subscribe({ complete: () => resolve(this.actor.getSnapshot().output as WorkerOutput) });
     });
-    this.actor.on('worker.transition', (t) => {
-      this.o.log.info(
-        { from: t.from, to: t.to, event: t.event, ...(t.failure ? { failure: t.failure } : {}) },
-        'worker transition',
-      );
-      this.inspector.publish({
-        actor: { id: o.workerId, kind: 'worker' },
-        from: t.from,
-        to: t.to,
-        event: t.event,
-        seq: t.seq,
-        summary: t.failure ? { error: t.failure.message } : {},
-      });
-      if (
-        t.to === 'ready' ||
-        t.to === 'full' ||
-        t.to === 'draining' ||
-        t.to === 'stopped' ||
-        t.to === 'failed'
-      ) {
-        this.publish(
-          this.o.bus.make('worker.state', {
-            worker: o.workerId,
-            epoch: this.epoch,
-            state: t.to,
-            ...(t.failure ? { reason: { code: t.failure.code, message: t.failure.message } } : {}),
-          }),
-        );
-      }
-      if (t.to === 'ready' && !this.heartbeatTimer) this.startHeartbeat();
+    this.actor.on('worker.transition', (t) => this.onWorkerTransition(t));
+    this.actor.on('worker.heartbeat', (e) => this.publishHeartbeat(e.endsSince));
+    this.actor.on('worker.hello', () => void this.helloAgain());
+    this.actor.on('worker.register_retry', (r) => {
+      // Rate-limited: a worker started before its supervisor retries for as long as it takes.
+      if (r.attempt === 1 || r.attempt % 10 === 0)
+        o.log.warn({ attempt: r.attempt, delayMs: r.delayMs, err: r.error }, 'waiting for a supervisor');
     });
+    this.actor.on('session.ended', (e) => this.publishEnded(e));
   }
 
-  get state() {
+  get state(): WorkerState | null {
     return this.actor.getSnapshot().context.state;
   }
 
@@ -152,14 +137,9 @@ export class WorkerService {
     bus.subscribe(this.s.workerCmd(this.o.workerId), (msg) => this.onCommand(msg));
     bus.subscribe(this.s.broadcast, (msg) => {
       // A (re)started supervisor asks everyone to say hello again, so it can re-adopt sessions.
-      if (msg.type === 'supervisor.up' && this.heartbeatTimer) void this.hello().catch(() => {});
+      if (msg.type === 'supervisor.up') this.actor.send({ type: 'SUPERVISOR_UP' });
     });
-    // Back from a NATS outage: report the full state at once, so the supervisor reconciles now.
-    bus.onLink((up) => {
-      if (!up) this.linkDownAt ??= Date.now();
-      if (up && this.heartbeatTimer) this.heartbeat();
-      if (up) this.linkDownAt = null;
-    });
+    bus.onLink((up) => this.actor.send({ type: 'LINK', up, now: Date.now() }));
     this.actor.start();
     this.actor.send({ type: 'STARTED' });
   }
@@ -169,51 +149,51 @@ export class WorkerService {
     this.actor.send({ type: 'DRAIN', timeoutMs });
   }
 
+  /** Stops the worker actor if it still runs, then publishes a last heartbeat with its final state. */
   async stop(): Promise<void> {
-    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    this.heartbeatTimer = undefined;
-    this.heartbeat();
+    if (this.actor.getSnapshot().status === 'active') this.actor.stop();
+    this.publishHeartbeat(null);
   }
 
+  private view(): WorkerSnapshotView {
+    const { context, children } = this.actor.getSnapshot();
+    return { context, children: children as WorkerSnapshotView['children'] };
+  }
+
+  /** One hello; a supervisor that cannot be reached is a retryable RegisterError (the chart backs off). */
   private async register(): Promise<Welcome> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.hello();
-      } catch (err) {
-        if (
-          err instanceof RequestTimeoutError ||
-          err instanceof NoRespondersError ||
-          err instanceof NatsUnavailableError
-        ) {
-          if (attempt === 1 || attempt % 10 === 0)
-            this.o.log.warn({ attempt, err: err.error }, 'waiting for a supervisor');
-          await new Promise((r) => setTimeout(r, Math.min(2000, 100 * attempt)));
-          continue;
-        }
-        throw err instanceof RequestFailedError ? err.error : err;
+    try {
+      return await this.hello();
+    } catch (err) {
+      if (
+        err instanceof RequestTimeoutError ||
+        err instanceof NoRespondersError ||
+        err instanceof NatsUnavailableError
+      ) {
+        throw { ...err.error, retryable: true } satisfies RegisterError;
       }
+      throw err instanceof RequestFailedError ? err.error : err;
     }
   }
 
   private async hello(): Promise<Welcome> {
     const { bus, workerId } = this.o;
-    const reply = await bus.request(
-      this.s.hello(workerId),
-      bus.make('hello', {
-        worker: workerId,
-        epoch: this.epoch,
-        pid: process.pid,
-        host: hostname(),
-        capacity: this.o.capacity,
-        versions: { ...SUPPORTED_VERSIONS },
-        sessions: [...this.sessions.values()].map((h) => h.summary()),
-        ended: this.endedSince(0),
-      }),
-      HELLO_TIMEOUT_MS,
-    );
-    this.agents = new Map(reply.agents.map((a) => [a.name, a]));
-    this.heartbeatMs = reply.heartbeatMs;
-    return { version: reply.version, agents: reply.agents, heartbeatMs: reply.heartbeatMs };
+    const body = helloBody(this.view(), { pid: process.pid, host: this.host, now: Date.now() });
+    const reply = await bus.request(this.s.hello(workerId), bus.make('hello', body), HELLO_TIMEOUT_MS);
+    return {
+      version: reply.version,
+      agents: reply.agents,
+      heartbeatMs: reply.heartbeatMs,
+      supervisor: reply.from,
+    };
+  }
+
+  private async helloAgain(): Promise<void> {
+    try {
+      this.actor.send({ type: 'WELCOMED', welcome: await this.hello() });
+    } catch (err) {
+      this.o.log.debug({ err: err instanceof RequestFailedError ? err.error : err }, 'hello again failed');
+    }
   }
 
   private onCommand(msg: Message): Reply | undefined {
@@ -222,13 +202,16 @@ export class WorkerService {
       case 'session.start':
         return this.startSession(msg);
       case 'session.cancel': {
-        const hosted = this.sessions.get(msg.session);
-        if (hosted) hosted.cancel(msg.reason ?? 'cancelled');
-        else if (!this.ended.has(msg.session))
+        if (!existingSession(this.view(), msg.session))
           return this.error(msg.id, {
             code: 'unknown_session',
             message: `no session '${msg.session}' on worker ${this.o.workerId}`,
           });
+        this.actor.send({
+          type: 'SESSION_CANCEL',
+          sessionId: msg.session,
+          ...(msg.reason ? { reason: msg.reason } : {}),
+        });
         return bus.make('ack', { ref: msg.id });
       }
       case 'drain':
@@ -239,8 +222,7 @@ export class WorkerService {
         if (msg.epoch && msg.epoch !== this.epoch)
           return bus.make('ack', { ref: msg.id, detail: { ignored: 'other epoch' } });
         this.o.log.warn({ reason: msg.reason }, 'shutdown by the supervisor');
-        for (const h of this.sessions.values()) h.cancel(`shutdown: ${msg.reason}`);
-        this.drain(0);
+        this.actor.send({ type: 'SHUTDOWN', reason: msg.reason });
         return bus.make('ack', { ref: msg.id });
       default:
         return undefined;
@@ -248,49 +230,86 @@ export class WorkerService {
   }
 
   private startSession(msg: MessageOf<'session.start'>): Reply {
-    const { bus, log } = this.o;
+    const { bus } = this.o;
     // Idempotent by session id: a retried start gets the same answer and starts nothing.
-    const existing = this.sessions.get(msg.session);
-    if (existing) return bus.make('ack', { ref: msg.id, detail: { existing: true, state: existing.state } });
-    const ended = this.ended.get(msg.session);
-    if (ended) return bus.make('ack', { ref: msg.id, detail: { existing: true, outcome: ended.outcome } });
-    const spec = this.agents.get(msg.agent);
-    if (!spec)
-      return this.error(msg.id, {
-        code: 'unknown_agent',
-        message: `worker ${this.o.workerId} has no agent '${msg.agent}'`,
-      });
-    let refused: ErrorData | undefined;
-    const sub = this.actor.on('session.refused', (e) => {
-      if (e.sessionId === msg.session) refused = e.error;
-    });
-    this.actor.send({ type: 'SESSION_ADMIT', sessionId: msg.session });
-    sub.unsubscribe();
-    if (refused) return this.error(msg.id, refused);
-    const hosted = new HostedSession(msg, {
-      worker: this.o.workerId,
-      spec,
-      createDriver: this.o.createDriver,
-      log: log.child({ session: msg.session, agent: msg.agent, job: msg.job.id }),
-      callbacks: {
-        transition: (t, h) => this.onTransition(t, h),
-        speech: (e, h) => {
-          h.log.info({ kind: e.kind, atMs: Math.round(e.atMs), speechCount: e.speechCount }, 'user speech');
-          this.publish(
-            bus.make('session.speech', { session: h.id, worker: this.o.workerId, epoch: this.epoch, ...e }),
-          );
+    const existing = existingSession(this.view(), msg.session);
+    if (existing) return bus.make('ack', { ref: msg.id, detail: { existing: true, ...existing } });
+    let answer: { admitted: true } | { error: ErrorData } | undefined;
+    const subs = [
+      this.actor.on('session.admitted', (e) => {
+        if (e.sessionId === msg.session) answer = { admitted: true };
+      }),
+      this.actor.on('session.refused', (e) => {
+        if (e.sessionId === msg.session) answer = { error: e.error };
+      }),
+    ];
+    this.actor.send({ type: 'SESSION_ADMIT', request: requestOf(msg), now: Date.now() });
+    for (const sub of subs) sub.unsubscribe();
+    if (answer && 'admitted' in answer) return bus.make('ack', { ref: msg.id });
+    const { context } = this.actor.getSnapshot();
+    // No answer at all: the worker actor has stopped.
+    return this.error(
+      msg.id,
+      answer?.error ??
+        admissionRefusal(context.state, context, msg) ?? {
+          code: 'no_capacity',
+          message: `worker ${this.o.workerId} is stopped`,
         },
-      },
-    });
-    this.sessions.set(msg.session, hosted);
-    hosted.run();
-    return bus.make('ack', { ref: msg.id });
+    );
   }
 
-  private onTransition(t: import('../../actors/session.types.ts').SessionTransition, h: HostedSession): void {
-    const { bus, workerId } = this.o;
-    h.log.info(
-      { from: t.from, to: t.to, seq: t.seq, event: t.event, ...(t.failure ? { failure: t.failure } : {}) },
+  private onWorkerTransition(t: WorkerTransition): void {
+    const { log, workerId, bus } = this.o;
+    log.info(
+      { from: t.from, to: t.to, event: t.event, ...(t.failure ? { failure: t.failure } : {}) },
+      'worker transition',
+    );
+    const { supervisor } = this.actor.getSnapshot().context;
+    this.inspector.publish({
+      actor: { id: workerId, kind: 'worker', ...(supervisor ? { parent: supervisor } : {}) },
+      from: t.from,
+      to: t.to,
+      event: t.event,
+      seq: t.seq,
+      summary: t.failure ? { error: t.failure.message } : {},
+    });
+    if (!REPORTED_STATES.includes(t.to)) return;
+    this.publish(
+      bus.make('worker.state', {
+        worker: workerId,
+        epoch: this.epoch,
+        state: t.to,
+        ...(t.failure ? { reason: { code: t.failure.code, message: t.failure.message } } : {}),
+      }),
+    );
+  }
+
+  /** A session actor was created: its transitions and retries are reported as they happen. */
+  private watchSession(ref: AnyActorRef): void {
+    ref.on('session.transition', (t: SessionTransition) => this.onSessionTransition(ref, t));
+    ref.on('session.retry', (r: SessionRetry) =>
+      this.o.log.warn(
+        { session: r.sessionId, attempt: r.attempt, delayMs: r.delayMs, err: r.error },
+        'connect failed; retrying',
+      ),
+    );
+  }
+
+  private onSessionTransition(ref: AnyActorRef, t: SessionTransition): void {
+    const { bus, log } = this.o;
+    const hosted = hostedSessionOf(ref)?.hosted;
+    const worker = ref._parent?.id ?? this.o.workerId;
+    log.info(
+      {
+        session: t.sessionId,
+        agent: hosted?.agent,
+        job: hosted?.jobId,
+        from: t.from,
+        to: t.to,
+        seq: t.seq,
+        event: t.event,
+        ...(t.failure ? { failure: t.failure } : {}),
+      },
       'session transition',
     );
     const failure = t.failure
@@ -298,8 +317,8 @@ export class WorkerService {
       : undefined;
     this.publish(
       bus.make('session.state', {
-        session: h.id,
-        worker: workerId,
+        session: t.sessionId,
+        worker,
         epoch: this.epoch,
         state: t.to,
         seq: t.seq,
@@ -307,92 +326,76 @@ export class WorkerService {
       }),
     );
     this.inspector.publish({
-      actor: { id: h.id, kind: 'session', parent: workerId },
+      actor: { id: t.sessionId, kind: 'session', parent: worker },
       from: t.from,
       to: t.to,
       event: t.event,
       seq: t.seq,
       summary: {
-        agent: h.agent,
-        room: h.room,
-        worker: workerId,
+        agent: hosted?.agent ?? '?',
+        room: hosted?.room ?? '?',
+        worker,
         ...(t.failure ? { error: `${t.failure.code}: ${t.failure.message}` } : {}),
       },
     });
-    if (!(FINAL_SESSION_STATES as readonly string[]).includes(t.to)) return;
-    const outcome = t.to === 'closed' ? 'success' : t.to === 'cancelled' ? 'cancelled' : 'failed';
-    const ended = bus.make('session.ended', {
-      session: h.id,
-      worker: workerId,
-      epoch: this.epoch,
+    if (!isFinal(t.to)) return;
+    // The worker actor records the end (with the time, which only the runtime knows) and stops the child.
+    this.actor.send({
+      type: 'SESSION_ENDED',
+      sessionId: t.sessionId,
+      state: t.to,
       seq: t.seq,
-      outcome,
-      ...(t.failure
-        ? { phase: t.failure.phase, error: { code: t.failure.code, message: t.failure.message } }
-        : {}),
+      ...(failure ? { failure } : {}),
+      now: Date.now(),
     });
-    this.publish(ended);
-    this.sessions.delete(h.id);
-    const error = ended.error
-      ? { code: ended.error.code, message: ended.error.message.slice(0, ENDED_MESSAGE_MAX) }
-      : undefined;
-    this.ended.delete(h.id);
-    this.ended.set(h.id, {
-      session: h.id,
-      agent: h.agent,
-      jobId: h.jobId,
-      seq: t.seq,
-      outcome,
-      ...(ended.phase ? { phase: ended.phase } : {}),
-      ...(error ? { error } : {}),
-      endedAt: Date.now(),
-    });
-    this.trimEnded();
-    this.actor.send({ type: 'SESSION_FINISHED', sessionId: h.id });
   }
 
-  /** Keeps the ended record to its bounds: the last `endedMemory` sessions, none older than 10 minutes. */
-  private trimEnded(): void {
-    const memory = Math.min(this.o.endedMemory ?? ENDED_RECORD_LIMIT, ENDED_RECORD_LIMIT);
-    const oldest = Date.now() - ENDED_KEEP_MS;
-    for (const [key, e] of this.ended) {
-      if (this.ended.size <= memory && e.endedAt >= oldest) break;
-      this.ended.delete(key);
-    }
-  }
-
-  /** The recorded ends at or after `since`, oldest first. */
-  private endedSince(since: number): EndedSession[] {
-    this.trimEnded();
-    return [...this.ended.values()].filter((e) => e.endedAt >= since);
-  }
-
-  private heartbeat(): void {
-    const { bus, workerId } = this.o;
-    const snap = this.actor.getSnapshot().context;
-    const recent = this.endedSince(
-      Math.min(Date.now() - ENDED_IN_BEATS * this.heartbeatMs, this.linkDownAt ?? Number.POSITIVE_INFINITY),
+  private onSpeech(hosted: HostedSession, e: SpeechEvent): void {
+    const { bus, log, workerId } = this.o;
+    log.info(
+      {
+        session: hosted.session,
+        agent: hosted.agent,
+        job: hosted.jobId,
+        kind: e.kind,
+        atMs: Math.round(e.atMs),
+        speechCount: e.speechCount,
+      },
+      'user speech',
     );
     this.publish(
-      bus.make('heartbeat', {
-        worker: workerId,
+      bus.make('session.speech', { session: hosted.session, worker: workerId, epoch: this.epoch, ...e }),
+    );
+  }
+
+  private publishEnded(e: SessionEndedEmitted): void {
+    const { ended, failure } = e;
+    this.publish(
+      this.o.bus.make('session.ended', {
+        session: ended.session,
+        worker: this.o.workerId,
         epoch: this.epoch,
-        state: snap.state ?? 'starting',
-        active: this.sessions.size,
-        capacity: this.o.capacity,
-        rssBytes: process.memoryUsage.rss(),
-        prewarm: { ...this.prewarmInfo, ...(this.o.vadLoads ? { vadLoads: this.o.vadLoads() } : {}) },
-        sessions: [...this.sessions.values()].map((h) => h.summary()),
-        rejected: { ...bus.rejected } as Record<string, number>,
-        ...(recent.length > 0 ? { ended: recent } : {}),
+        seq: ended.seq,
+        outcome: ended.outcome,
+        ...(failure ? { phase: failure.phase, error: { code: failure.code, message: failure.message } } : {}),
       }),
     );
   }
 
-  private startHeartbeat(): void {
-    this.heartbeat();
-    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.heartbeatMs);
-    this.heartbeatTimer.unref();
+  private publishHeartbeat(endsSince: number | null): void {
+    const { bus, vadLoads } = this.o;
+    this.publish(
+      bus.make(
+        'heartbeat',
+        heartbeatBody(this.view(), {
+          now: Date.now(),
+          rssBytes: process.memoryUsage.rss(),
+          ...(vadLoads ? { vadLoads: vadLoads() } : {}),
+          rejected: { ...bus.rejected } as Record<string, number>,
+          endsSince,
+        }),
+      ),
+    );
   }
 
   private publish(msg: Message): void {
@@ -402,4 +405,19 @@ export class WorkerService {
   private error(ref: string, error: ErrorData): Reply {
     return this.o.bus.make('error', { ref, error });
   }
+}
+
+/** The request a `session.start` carries, without its envelope. */
+function requestOf(msg: MessageOf<'session.start'>): SessionRequest {
+  return {
+    session: msg.session,
+    agent: msg.agent,
+    job: msg.job,
+    transport: msg.transport,
+    ...(msg.limits ? { limits: msg.limits } : {}),
+  };
+}
+
+function isFinal(state: SessionState): state is SessionEnd['state'] {
+  return FINAL_SESSION_STATES.includes(state);
 }
