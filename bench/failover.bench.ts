@@ -1,9 +1,12 @@
 /**
- * failover: 2 workers with live sessions; SIGKILL one. Measures, from the kill:
+ * failover: 2 workers with live sessions; one is lost. Two kinds of loss, each run on a fresh pool
+ * (default restart policy and the DEFAULT 1000 ms heartbeat, so every loss is a first failure):
+ *  - kill: SIGKILL a local worker, detected by its exit;
+ *  - hung: SIGSTOP a worker, as a remote or hung worker looks: detected by missed heartbeats.
+ * Measures, from the loss:
  *  - detect_ms: every lost session reported failed(worker_lost) to a client;
  *  - ready_ms: the replacement worker reports `ready` (restart backoff and Silero prewarm included);
- *  - whether a dispatch placed right after the kill reaches `active`.
- * Each run is a fresh pool (default restart policy, so every kill is a first failure).
+ *  - whether a dispatch placed right after the kill reaches `active` (kill runs).
  * Prints one JSON line; a full run with `--write-docs` writes docs/benchmarks/failover.md.
  *
  *   npm run bench:failover [-- --quick | --smoke]
@@ -13,12 +16,14 @@ import { type FailoverRun, failoverDoc } from './lib/failover-doc.ts';
 import { hardware } from './lib/hardware.ts';
 import { benchMode, byMode } from './lib/mode.ts';
 import { InspectWatch, startBenchPool, waitReady } from './lib/pool.ts';
+import { isAlive } from './lib/proc.ts';
 import { benchLog, emit, memoryLog, runBench, writeDoc } from './lib/report.ts';
 import { max, median, round } from './lib/stats.ts';
 
 const mode = benchMode();
 const log = benchLog('failover');
 const RUNS = byMode(mode, { full: 10, quick: 3, smoke: 1 });
+const HUNG_RUNS = byMode(mode, { full: 5, quick: 2, smoke: 1 });
 const SESSIONS = 4;
 const LONG = { kind: 'silence' as const, durationMs: 120_000 };
 
@@ -28,10 +33,11 @@ function logged(lines: Record<string, unknown>[], msg: string, since: number): n
   return line ? (line.time as number) : Number.NaN;
 }
 
-async function once(nats: string, i: number): Promise<FailoverRun> {
+async function once(nats: string, i: number, how: FailoverRun['how']): Promise<FailoverRun> {
   const { log: supLog, lines } = memoryLog({ pool: `failover${i}`, role: 'supervisor' });
   const bench = await startBenchPool({ nats, name: `failover${i}`, workers: 2, capacity: 10, log: supLog });
   const watch = new InspectWatch(bench.client);
+  let victimPid: number | undefined;
   try {
     await waitReady(bench.client, 2);
     const placed: { session: string; worker: string }[] = [];
@@ -49,11 +55,15 @@ async function once(nats: string, i: number): Promise<FailoverRun> {
 
     const killedTs = Date.now();
     const killedAt = performance.now();
-    process.kill(victim.pid, 'SIGKILL');
-    const after = await bench.client.dispatch({ agent: 'dental', audio: LONG }).then(
-      (p) => ({ ok: true as const, session: p.session, worker: p.worker }),
-      (err: Error) => ({ ok: false as const, error: err.message }),
-    );
+    process.kill(victim.pid, how === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+    victimPid = victim.pid;
+    const after =
+      how === 'kill'
+        ? await bench.client.dispatch({ agent: 'dental', audio: LONG }).then(
+            (p) => ({ ok: true as const, session: p.session, worker: p.worker }),
+            (err: Error) => ({ ok: false as const, error: err.message }),
+          )
+        : ({ ok: false as const, error: 'not tried (hung run)' } as const);
 
     const detectedAt = await watch.until(
       'every lost session failed(worker_lost)',
@@ -85,6 +95,7 @@ async function once(nats: string, i: number): Promise<FailoverRun> {
       watch.workers.find((w) => w.worker === victim.worker && w.to === to && w.pid !== victim.pid)?.ts ??
       Number.NaN;
     const run: FailoverRun = {
+      how,
       detectMs: detectedAt - killedAt,
       readyMs: ready.at - killedAt,
       lost: lost.length,
@@ -109,40 +120,61 @@ async function once(nats: string, i: number): Promise<FailoverRun> {
     log.info({ run: i, ...run }, 'failover run');
     return run;
   } finally {
+    if (victimPid !== undefined && isAlive(victimPid)) {
+      try {
+        process.kill(victimPid, 'SIGKILL');
+      } catch {
+        // gone meanwhile
+      }
+    }
     watch.stop();
     await bench.stop();
   }
 }
 
+const hopsMedian = (of: FailoverRun[]) =>
+  Object.fromEntries(
+    (Object.keys(of[0]?.hops ?? {}) as (keyof FailoverRun['hops'])[]).map((k) => [
+      k,
+      round(median(of.map((r) => r.hops[k]))),
+    ]),
+  );
+
 async function main(): Promise<void> {
   const nats = await startNatsServer();
   const runs: FailoverRun[] = [];
   try {
-    for (let i = 1; i <= RUNS; i++) runs.push(await once(nats.url, i));
+    for (let i = 1; i <= RUNS; i++) runs.push(await once(nats.url, i, 'kill'));
+    for (let i = 1; i <= HUNG_RUNS; i++) runs.push(await once(nats.url, RUNS + i, 'hung'));
   } finally {
     await nats.stop();
   }
-  const detect = runs.map((r) => r.detectMs);
-  const ready = runs.map((r) => r.readyMs);
+  const kills = runs.filter((r) => r.how === 'kill');
+  const hung = runs.filter((r) => r.how === 'hung');
+  const detect = kills.map((r) => r.detectMs);
+  const ready = kills.map((r) => r.readyMs);
   const result = {
     bench: 'failover',
     mode,
-    runs: runs.length,
+    runs: kills.length,
+    hung_runs: hung.length,
+    heartbeat_ms: 1000,
     detect_ms_median: round(median(detect)),
     detect_ms_max: round(max(detect)),
     ready_ms_median: round(median(ready)),
     ready_ms_max: round(max(ready)),
-    dispatch_after_kill_ok: runs.every((r) => r.afterKill.active),
-    dispatch_after_kill_active: runs.filter((r) => r.afterKill.active).length,
+    remote_detect_ms_median: round(median(hung.map((r) => r.detectMs))),
+    remote_detect_ms_max: round(max(hung.map((r) => r.detectMs))),
+    remote_ready_ms_median: round(median(hung.map((r) => r.readyMs))),
+    dispatch_after_kill_ok: kills.every((r) => r.afterKill.active),
+    dispatch_after_kill_active: kills.filter((r) => r.afterKill.active).length,
     survivors_untouched: runs.every((r) => r.survivorsAlive),
-    target_detect_ms: 500,
+    target_detect_ms: 100,
+    target_remote_detect_ms: 3500,
     target_ready_ms: 2000,
-    hops_median_ms: Object.fromEntries(
-      (Object.keys(runs[0]?.hops ?? {}) as (keyof FailoverRun['hops'])[]).map((k) => [
-        k,
-        round(median(runs.map((r) => r.hops[k]))),
-      ]),
-    ),
+    target_spare_ready_ms: 250,
+    hops_median_ms: hopsMedian(kills),
+    remote_hops_median_ms: hopsMedian(hung),
     hardware: hardware(),
   };
   emit(result);

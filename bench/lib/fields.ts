@@ -30,6 +30,7 @@ export const REQUIRED_FIELDS: Record<string, Record<string, (x: unknown) => bool
     detect_ms_max: isNumber,
     ready_ms_median: isNumber,
     ready_ms_max: isNumber,
+    remote_detect_ms_median: isNumber,
     dispatch_after_kill_ok: isBoolean,
   },
   protocol: { encode_ns: isNumber, decode_ns: isNumber, max_ratio: isNumber },
