@@ -38,6 +38,7 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
         apiSecret: lk.apiSecret,
         agentName: 'openrtc-test',
         namespace: 'ns-test',
+        deployment: 'blue',
         loadThreshold: 0.5,
         updateIntervalMs: 150,
         reconnect: { initialMs: 100, maxMs: 400 },
@@ -72,7 +73,7 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
   };
   /** Dispatches to the pool's name; waits for the worker to be joining the room (the double never answers). */
   const assignHanging = async (room: string) => {
-    const [o] = await lk.dispatch({ room, agentName: 'openrtc-test' });
+    const [o] = await lk.dispatch({ room, agentName: 'openrtc-test', deployment: 'blue' });
     const { job, token } = assigned(o);
     const { session } = await sessionFor(job);
     await reached(session, 'connecting');
@@ -116,7 +117,7 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
 
   it('accepts a job that routes to a registered agent and declines one that names an unknown agent', async () => {
     await lk.next('updateWorker', (u) => u.status === WorkerStatus.WS_AVAILABLE);
-    const [byPrefix] = await lk.dispatch({ room: 'sales-42', agentName: 'openrtc-test' });
+    const [byPrefix] = await lk.dispatch({ room: 'sales-42', agentName: 'openrtc-test', deployment: 'blue' });
     const yes = lk.all('availability').find((a) => a.jobId === byPrefix?.job.id);
     expect(yes).toMatchObject({
       available: true,
@@ -137,6 +138,7 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
     const [byMetadata] = await lk.dispatch({
       room: 'lobby',
       agentName: 'openrtc-test',
+      deployment: 'blue',
       metadata: JSON.stringify({ agent: 'support' }),
     });
     expect(lk.all('availability').find((a) => a.jobId === byMetadata?.job.id)).toMatchObject({
@@ -148,6 +150,7 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
     const [unknown] = await lk.dispatch({
       room: 'lobby',
       agentName: 'openrtc-test',
+      deployment: 'blue',
       metadata: JSON.stringify({ agent: 'nobody' }),
     });
     expect(unknown).toMatchObject({ ok: false, reason: 'declined_by_all' });
@@ -251,7 +254,7 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
   it('a room join that fails fails at connect after the configured retries; LiveKit gets the failed job with the error', async () => {
     lk.roomJoins = 'reset';
     try {
-      const [o] = await lk.dispatch({ room: 'support-4004', agentName: 'openrtc-test' });
+      const [o] = await lk.dispatch({ room: 'support-4004', agentName: 'openrtc-test', deployment: 'blue' });
       const { job } = assigned(o);
       const { session } = await sessionFor(job);
       const failed = await reached(session, 'failed');
