@@ -1,9 +1,12 @@
 // agents-js's own worker, as the baseline: a real AgentServer from @livekit/agents with
-// `numIdleProcesses` prewarmed job processes, pointed at an unreachable LiveKit URL (its process
-// pool forks and prewarms all the same). Runs under plain node (no TypeScript loader), so its job
-// processes are exactly what `node agent.js start` forks.
+// `numIdleProcesses` prewarmed job processes. Given a LiveKit server (the protocol double,
+// test/support/livekit-server-double.ts) it registers there and takes its jobs, one process per
+// job; without one it is pointed at an unreachable URL (its process pool forks and prewarms all
+// the same). Runs under plain node (no TypeScript loader), so its job processes are exactly what
+// `node agent.js start` forks.
 //
-//   node bench/baseline/agents-js-server.mjs <agent file> <numIdleProcesses>   (forked with IPC)
+//   node bench/baseline/agents-js-server.mjs <agent file> <numIdleProcesses> [<livekit JSON>]
+//     (forked with IPC; livekit JSON: { url, apiKey, apiSecret, agentName })
 //
 // Reports each process's fork → initializeResponse time to the parent over IPC. It times the real
 // code by wrapping SupervisedProc.start/initialize, the methods ProcPool itself calls: the same
@@ -12,7 +15,8 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-const [agentFile, idle] = process.argv.slice(2);
+const [agentFile, idle, livekitJson] = process.argv.slice(2);
+const livekit = livekitJson ? JSON.parse(livekitJson) : undefined;
 const send = (msg) => process.send?.(msg);
 const dist = dirname(createRequire(import.meta.url).resolve('@livekit/agents'));
 const load = (file) => import(pathToFileURL(join(dist, file)).href);
@@ -41,11 +45,23 @@ const server = new AgentServer(
   new ServerOptions({
     agent: agentFile,
     numIdleProcesses: Number(idle),
-    // Nothing listens on the discard port: the worker's WebSocket is refused and retried, while
-    // its process pool runs as usual.
-    wsURL: 'ws://127.0.0.1:9',
-    apiKey: 'bench',
-    apiSecret: 'bench-secret-not-used',
+    ...(livekit
+      ? {
+          wsURL: livekit.url,
+          apiKey: livekit.apiKey,
+          apiSecret: livekit.apiSecret,
+          agentName: livekit.agentName,
+          // The machine's CPU load would mark the worker full on a busy benchmark machine: the
+          // benchmark decides how many jobs it sends.
+          loadFunc: async () => 0,
+        }
+      : {
+          // Nothing listens on the discard port: the worker's WebSocket is refused and retried,
+          // while its process pool runs as usual.
+          wsURL: 'ws://127.0.0.1:9',
+          apiKey: 'bench',
+          apiSecret: 'bench-secret-not-used',
+        }),
     initializeProcessTimeout: 120_000,
     maxRetry: 1_000,
   }),

@@ -49,11 +49,22 @@ export class AgentsJsPool {
   }
 
   /** Starts the AgentServer process; its pool begins forking job processes at once. */
-  static start(opts: { idle: number; log: Logger; agent?: string }): AgentsJsPool {
-    const child = fork(SERVER, [opts.agent ?? BASELINE_AGENT, String(opts.idle)], {
+  static start(opts: {
+    idle: number;
+    log: Logger;
+    agent?: string;
+    /** A LiveKit server (the protocol double) to register with and take jobs from. */
+    livekit?: { url: string; apiKey: string; apiSecret: string; agentName: string };
+    /** Extra environment for the server and its job processes. */
+    env?: NodeJS.ProcessEnv;
+  }): AgentsJsPool {
+    const args = [opts.agent ?? BASELINE_AGENT, String(opts.idle)];
+    if (opts.livekit) args.push(JSON.stringify(opts.livekit));
+    const child = fork(SERVER, args, {
       execArgv: [], // plain node: no tsx loader in the baseline's processes
       stdio: ['ignore', 2, 2, 'ipc'],
       cwd: ROOT,
+      env: { ...process.env, ...opts.env },
     });
     return new AgentsJsPool(child, opts.log);
   }

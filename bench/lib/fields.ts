@@ -21,6 +21,8 @@ export const REQUIRED_FIELDS: Record<string, Record<string, (x: unknown) => bool
     n: isNumber,
     p50_ms: isNumber,
     p99_ms: isNumber,
+    inflight_p99_ms: isNumber,
+    agents_js_warm_p50_ms: isNumber,
     process_per_job_cold_ms: isNumber,
     ratio_cold_to_p99: isNumber,
   },
