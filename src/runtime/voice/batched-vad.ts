@@ -145,8 +145,9 @@ export class BatchedVadStream extends VADStream {
     this.opts = { ...opts };
     this.run()
       .catch((err) => {
+        if (this.closed) return; // a window still out when the stream closed, then the VAD
         this.logger.error(err, 'Error in VAD inference task');
-        if (!this.closed) this.close();
+        this.close();
       })
       .finally(() => this.resampler?.close());
   }

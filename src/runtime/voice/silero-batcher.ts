@@ -124,30 +124,62 @@ class MainThreadRunner implements SileroRunner {
 /**
  * The worker thread's program (CommonJS, evaluated: no file to ship or transpile). It loads the
  * same onnxruntime-node and model as the plugin, then answers one batch per message.
+ *
+ * `control` is shared with the main thread: [BUSY] is 1 while onnxruntime works (loading the model
+ * or running a batch), [STOP] is set by the main thread when the process exits. A thread stopped
+ * inside onnxruntime's native code aborts the whole process ("terminate called after throwing an
+ * instance of 'Napi::Error'", exit code 134), so the main thread's 'exit' handler waits for BUSY
+ * to drop, and the thread starts no work once STOP is set. BUSY is raised before STOP is checked,
+ * so one of the two sides always sees the other.
  */
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const ort = require(workerData.onnxruntime);
+const control = new Int32Array(workerData.control);
+const BUSY = 0, STOP = 1;
 const message = (e) => String((e && e.stack) || e);
-ort.InferenceSession.create(workerData.model, workerData.sessionOptions).then((session) => {
-  const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(workerData.sampleRate)]));
-  parentPort.on('message', async (m) => {
-    try {
-      const out = await session.run({
-        input: new ort.Tensor('float32', m.input, [m.rows, workerData.width]),
-        state: new ort.Tensor('float32', m.state, [2, m.rows, 128]),
-        sr,
-      });
-      const output = Float32Array.from(out.output.data);
-      const stateN = Float32Array.from(out.stateN.data);
-      parentPort.postMessage({ id: m.id, output, stateN }, [output.buffer, stateN.buffer]);
-    } catch (e) {
-      parentPort.postMessage({ id: m.id, error: message(e) });
-    }
+const begin = () => {
+  Atomics.store(control, BUSY, 1);
+  if (Atomics.load(control, STOP) === 0) return true;
+  end();
+  return false;
+};
+const end = () => {
+  Atomics.store(control, BUSY, 0);
+  Atomics.notify(control, BUSY);
+};
+if (begin()) {
+  ort.InferenceSession.create(workerData.model, workerData.sessionOptions).then((session) => {
+    end();
+    const sr = new ort.Tensor('int64', BigInt64Array.from([BigInt(workerData.sampleRate)]));
+    parentPort.on('message', async (m) => {
+      if (!begin()) return; // the process is exiting
+      try {
+        const out = await session.run({
+          input: new ort.Tensor('float32', m.input, [m.rows, workerData.width]),
+          state: new ort.Tensor('float32', m.state, [2, m.rows, 128]),
+          sr,
+        });
+        const output = Float32Array.from(out.output.data);
+        const stateN = Float32Array.from(out.stateN.data);
+        parentPort.postMessage({ id: m.id, output, stateN }, [output.buffer, stateN.buffer]);
+      } catch (e) {
+        parentPort.postMessage({ id: m.id, error: message(e) });
+      } finally {
+        end();
+      }
+    });
+    parentPort.postMessage({ ready: true });
+  }, (e) => {
+    end();
+    parentPort.postMessage({ ready: false, error: message(e) });
   });
-  parentPort.postMessage({ ready: true });
-}, (e) => parentPort.postMessage({ ready: false, error: message(e) }));
+}
 `;
+const BUSY = 0;
+const STOP = 1;
+/** How long the process's exit may wait for a batch in the worker thread to finish. */
+const EXIT_WAIT_MS = 2000;
 
 type WorkerReply =
   | { ready: true }
@@ -165,12 +197,28 @@ class WorkerRunner implements SileroRunner {
   private nextId = 0;
   private readonly waiting = new Map<number, { resolve(r: RunResult): void; reject(e: Error): void }>();
   private closed = false;
+  /** Shared with the thread: [BUSY, STOP] (see WORKER_SOURCE). */
+  private readonly control = new Int32Array(new SharedArrayBuffer(8));
+  private readonly onExit = () => this.stopThread();
 
   private constructor(
     private readonly files: SileroFiles,
     private readonly opts: SileroBatcherOptions,
     private readonly width: number,
-  ) {}
+  ) {
+    process.on('exit', this.onExit);
+  }
+
+  /** Lets the thread finish what it is doing in onnxruntime and start nothing more (synchronous). */
+  private stopThread(): void {
+    Atomics.store(this.control, STOP, 1);
+    const deadline = performance.now() + EXIT_WAIT_MS;
+    while (Atomics.load(this.control, BUSY) === 1) {
+      const left = deadline - performance.now();
+      if (left <= 0) break;
+      Atomics.wait(this.control, BUSY, 1, left);
+    }
+  }
 
   static async start(files: SileroFiles, opts: SileroBatcherOptions, width: number): Promise<SileroRunner> {
     const runner = new WorkerRunner(files, opts, width);
@@ -180,6 +228,7 @@ class WorkerRunner implements SileroRunner {
 
   private thread(): Promise<Worker> {
     if (this.worker) return this.worker;
+    Atomics.store(this.control, BUSY, 0); // a thread that died mid-run left it raised
     const worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
@@ -188,6 +237,7 @@ class WorkerRunner implements SileroRunner {
         sessionOptions: sessionOptions(this.opts.forceCPU),
         sampleRate: this.opts.sampleRate,
         width: this.width,
+        control: this.control.buffer,
       },
     });
     const started = new Promise<Worker>((resolve, reject) => {
@@ -240,8 +290,15 @@ class WorkerRunner implements SileroRunner {
 
   async close(): Promise<void> {
     this.closed = true;
+    process.off('exit', this.onExit);
     const worker = await this.worker?.catch(() => undefined);
     this.worker = undefined;
+    // Not while onnxruntime works in the thread: stopping it there aborts the process.
+    Atomics.store(this.control, STOP, 1);
+    const deadline = performance.now() + EXIT_WAIT_MS;
+    while (Atomics.load(this.control, BUSY) === 1 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 1));
+    }
     await worker?.terminate();
     const err = new Error('the batched Silero VAD is closed');
     for (const [, w] of this.waiting) w.reject(err);

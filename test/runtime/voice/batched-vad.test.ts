@@ -1,4 +1,9 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ReadableStream } from 'node:stream/web';
+import { fileURLToPath } from 'node:url';
 import { type VAD, VADEventType } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { AudioFrame, AudioResampler, AudioResamplerQuality } from '@livekit/rtc-node';
@@ -172,7 +177,8 @@ describe('the batched Silero VAD compared with the plugin', () => {
   });
 
   it("64 concurrent streams: each finds the plugin's segments for its own audio, in shared batches", async () => {
-    // 4 different inputs (2 recordings, lead-in silences that shift the windows), 3 frame sizes.
+    // 4 different inputs (2 recordings, lead-in silences that shift the windows), 3 frame sizes
+    // (30, 60 and 90 ms: fewer frames through agents-js's input streams keep the test quick).
     const variants = [
       { file: 'restaurant.wav', silence: 0 },
       { file: 'restaurant.wav', silence: 4321 },
@@ -188,7 +194,7 @@ describe('the batched Silero VAD compared with the plugin', () => {
         runStream(
           batched,
           (variants[i % variants.length] as (typeof variants)[number]).samples,
-          [160, 320, 480][i % 3],
+          [480, 960, 1440][i % 3],
         ),
       ),
     );
@@ -245,6 +251,48 @@ describe('where the batched model runs', () => {
     );
     expect(onMain).toBeGreaterThan(0.7); // the measure sees a blocking run
     expect(onWorker).toBeLessThan(0.4);
+  });
+});
+
+describe('exiting while the worker thread runs a batch', () => {
+  it('the process exits with its own code (onnxruntime stopped mid-run would abort it, code 134)', async () => {
+    const root = fileURLToPath(new URL('../../../', import.meta.url));
+    const batcher = new URL('../../../src/runtime/voice/silero-batcher.ts', import.meta.url).href;
+    const dir = mkdtempSync(join(tmpdir(), 'openrtc-batched-vad-'));
+    const script = join(dir, 'exit-mid-batch.mts');
+    writeFileSync(
+      script,
+      `import { SileroBatcher } from ${JSON.stringify(batcher)};
+const b = await SileroBatcher.load({ sampleRate: 16000, forceCPU: true, thread: 'worker', maxBatch: 128 });
+const rows = Array.from({ length: 128 }, () => b.row());
+const w = new Float32Array(512).fill(0.1);
+await Promise.all(rows.map((r) => r.infer(w)));
+void Promise.all(rows.map((r) => r.infer(w)));
+setTimeout(() => process.exit(0), Number(process.argv[2]));
+`,
+    );
+    try {
+      // A 128-row batch takes several ms: each delay exits while it runs.
+      const results = await Promise.all(
+        [2, 6].map(
+          (delay) =>
+            new Promise<{ code: number | null; signal: string | null; stderr: string }>((resolve) => {
+              const child = spawn(process.execPath, ['--import', 'tsx', script, String(delay)], {
+                cwd: root,
+                stdio: ['ignore', 'ignore', 'pipe'],
+              });
+              let stderr = '';
+              child.stderr?.on('data', (d) => {
+                stderr += d;
+              });
+              child.on('exit', (code, signal) => resolve({ code, signal, stderr }));
+            }),
+        ),
+      );
+      for (const r of results) expect(r).toEqual({ code: 0, signal: null, stderr: '' });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
