@@ -5,6 +5,7 @@ import type { PoolDefaultsConfig } from '../runtime/config.ts';
 import { CliError } from './errors.ts';
 import { addLiveKitOptions, liveKitOptions } from './livekit-options.ts';
 import { addNatsAuthOptions, clientNames, workerIds } from './nats-flags.ts';
+import { addOperationsOptions, operationsOptions } from './ops-options.ts';
 import { jsonObjectString, nonNegativeInt, positiveInt, subjectToken } from './options.ts';
 
 const program = new Command('openrtc')
@@ -98,6 +99,7 @@ function poolCommand(
   // Credentials and the LiveKit job source come after the pool's own options in --help.
   addNatsAuthOptions(cmd);
   addLiveKitOptions(cmd);
+  addOperationsOptions(cmd);
   return cmd.action(async (agents: string, opts) => {
     const { runPool } = await import('../runtime/pool.ts');
     const { natsAuthEnv } = await import('../runtime/nats/auth.ts');
@@ -129,6 +131,7 @@ function poolCommand(
           pretty: !opts.jsonLogs,
           natsAuth: cliNatsAuth(opts),
           defaults: await poolDefaults(opts),
+          ...(await operationsOptions(opts).then((o) => (o ? { operations: o } : {}))),
           // Local workers sign in with the supervisor's credentials, through the environment (not argv).
           workerEnv: natsAuthEnv(opts),
           ...(opts.metricsJsonl ? { metricsJsonl: opts.metricsJsonl } : {}),

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { type AgentSpec, Greeting, ProviderDefaults, SessionLimits } from '../protocol/agent.ts';
 
@@ -13,8 +14,35 @@ export const PoolDefaultsSchema = z
   .strict();
 export type PoolDefaultsConfig = z.infer<typeof PoolDefaultsSchema>;
 
+const Cap = z.number().int().positive();
+
+/** Caps on concurrent sessions (docs/operations.md). */
+export const LimitsSchema = z
+  .object({
+    agents: z.record(z.string().min(1), Cap).optional(),
+    perAgent: Cap.optional(),
+    tenants: z.record(z.string().min(1), Cap).optional(),
+    perTenant: Cap.optional(),
+    /** Key of the job metadata (a JSON object) that names the tenant. Default `tenant`. */
+    tenantKey: z.string().min(1).optional(),
+  })
+  .strict();
+export type LimitsConfig = z.infer<typeof LimitsSchema>;
+
+/** The per-agent circuit breaker (docs/operations.md). */
+export const BreakerSchema = z.object({ failures: Cap, windowMs: Cap, cooldownMs: Cap }).strict();
+export type BreakerConfig = z.infer<typeof BreakerSchema>;
+
 /** The `--config` file: JSON. Unknown keys are errors, so a typo is never silently ignored. */
-export const PoolConfigSchema = z.object({ defaults: PoolDefaultsSchema.optional() }).strict();
+export const PoolConfigSchema = z
+  .object({
+    defaults: PoolDefaultsSchema.optional(),
+    limits: LimitsSchema.optional(),
+    breaker: BreakerSchema.optional(),
+    /** Session observer modules, relative to the config file (docs/operations.md). */
+    observers: z.array(z.string().min(1)).max(100).optional(),
+  })
+  .strict();
 export type PoolConfig = z.infer<typeof PoolConfigSchema>;
 
 /** A config file that cannot be used: names the file and what is wrong where. */
@@ -42,7 +70,10 @@ export async function loadPoolConfig(path: string): Promise<PoolConfig> {
   if (!parsed.success) {
     throw new ConfigError(`config file ${path}: ${z.prettifyError(parsed.error).replaceAll('\n', ' ')}`);
   }
-  return parsed.data;
+  const { observers } = parsed.data;
+  if (!observers) return parsed.data;
+  // Observer paths are relative to the file that names them.
+  return { ...parsed.data, observers: observers.map((o) => resolve(dirname(path), o)) };
 }
 
 /** Fills each agent's unset greeting, limits and providers from the pool defaults; the agent wins. */

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { natsInboxPrefix } from './nats/auth.ts';
 import { Bus } from './nats/bus.ts';
 import { type RunningNatsServer, startNatsServer } from './nats/server.ts';
+import { loadObservers, SessionObservers } from './ops/observers.ts';
 import { ProcessSpawner } from './spawner.ts';
 import { SUPERVISOR_ID, SupervisorService } from './supervisor/service.ts';
 
@@ -38,6 +39,15 @@ export interface PoolOptions extends PoolSinkOptions {
   workerOutput?: (chunk: Buffer) => void;
   /** Take jobs from a LiveKit server as an agent worker (docs/livekit.md); absent: no LiveKit. */
   livekit?: LiveKitOptions;
+  /** Caps, circuit breaker and session observers (docs/operations.md). */
+  operations?: OperationsOptions;
+}
+
+export interface OperationsOptions {
+  limits?: SupervisorInput['limits'];
+  breaker?: SupervisorInput['breaker'];
+  /** Observer module files (absolute). */
+  observers?: string[];
 }
 
 /** A running pool: a supervisor in this process, local worker processes, maybe an embedded NATS. */
@@ -75,6 +85,14 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     log.info({ url, pid: embedded.pid }, 'embedded nats-server started');
   }
   const natsUrl = url;
+  const ops = opts.operations ?? {};
+  // Before anything starts: an observer that does not load is an error naming its file.
+  const observers = new SessionObservers(
+    await loadObservers(ops.observers ?? []),
+    opts.pool,
+    log,
+    ops.limits?.tenantKey,
+  );
   const bus = await Bus.connect({
     url: natsUrl,
     name: 'openrtc-supervisor',
@@ -114,6 +132,8 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     drainTimeoutMs: opts.drainTimeoutMs,
     log,
     ...(opts.policy ? { policy: opts.policy } : {}),
+    ...(ops.limits ? { limits: ops.limits } : {}),
+    ...(ops.breaker ? { breaker: ops.breaker } : {}),
     spawnWorker: (id) =>
       spawner.spawn({
         worker: id,
@@ -137,6 +157,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     },
     opts,
   );
+  observers.attach(service.actor);
   service.start();
   const livekit = opts.livekit ? new LiveKitDispatcher(service, registry, opts.livekit, log) : undefined;
   livekit?.start();
@@ -149,6 +170,8 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
       const deadline = opts.drainTimeoutMs + 10_000;
       await Promise.race([service.stopped, new Promise((r) => setTimeout(r, deadline).unref())]);
       await livekit?.stop(); // after the drain, so the last job statuses reach LiveKit
+      await observers.settled();
+      observers.close();
       await spawner.stopAll(5000);
       await sinks.stop();
       await bus.close();

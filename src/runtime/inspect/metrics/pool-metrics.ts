@@ -95,6 +95,8 @@ export class PoolMetrics {
         restarts: w.restarts,
       })),
       rejected: s.rejected,
+      ...(s.breakers ? { breakers: s.breakers } : {}),
+      ...(s.tenants ? { sessions_by_tenant: s.tenants } : {}),
     };
   }
 

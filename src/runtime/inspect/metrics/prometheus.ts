@@ -121,6 +121,16 @@ export function poolRegistry(metrics: PoolMetrics): Registry {
       this.set({ health: status().health }, 1);
     },
   });
+  new Gauge({
+    name: 'openrtc_agent_breaker',
+    help: "1 for each agent's circuit breaker state now (closed, open, half_open); absent without a breaker",
+    labelNames: ['agent', 'state'] as const,
+    registers: [register],
+    collect() {
+      this.reset();
+      for (const b of status().breakers ?? []) this.set({ agent: b.agent, state: b.state }, 1);
+    },
+  });
 
   metrics.onLifecycle((e) => {
     if (e.event === 'session_started') started.inc({ agent: e.agent });

@@ -8,6 +8,9 @@ const $ = (id) => document.getElementById(id);
 const model = {
   pool: '',
   health: 'unknown',
+  /** The supervisor actor: its id (from its events or the status sender) and its state. */
+  supervisor: null,
+  supervisorState: '',
   workers: new Map(),
   sessions: new Map(),
   /** actor id → { kind, parent, transitions: [{seq, from, to, event, ts, summary}] } */
@@ -73,6 +76,8 @@ function onInspect(e) {
     const w = model.workers.get(e.actor.id);
     if (w) w.state = e.to;
   } else {
+    model.supervisor = e.actor.id;
+    model.supervisorState = e.to;
     $('supervisor-state').textContent = e.to;
   }
   const log = $('log');
@@ -91,6 +96,7 @@ function onInspect(e) {
 
 function onStatus(s) {
   model.pool = s.pool;
+  model.supervisor = s.from;
   model.health = s.health;
   model.workers = new Map(s.workers.map((w) => [w.worker, w]));
   for (const x of s.sessions) {
@@ -99,12 +105,58 @@ function onStatus(s) {
     model.sessions.set(x.session, { ...x, since: prev?.state === x.state ? prev.since : x.since });
   }
   $('pool').textContent = s.pool;
-  $('health').textContent = s.health;
+  // Agents whose circuit breaker is not closed (docs/operations.md) show next to the health.
+  const breakers = (s.breakers ?? []).filter((b) => b.state !== 'closed');
+  $('health').textContent = breakers.length
+    ? `${s.health} · breaker ${breakers.map((b) => `${b.agent}=${b.state}`).join(' ')}`
+    : s.health;
   renderTables();
   if (!model.selected && s.workers[0]) select('worker', s.workers[0].worker);
 }
 
+/** The actor tree: supervisor → workers (their reported parent) → running sessions (parent: their worker). */
+function renderTree() {
+  const item = (kind, id, state, note, children) => {
+    const label = el('button', { type: 'button', class: 'link' }, id);
+    label.onclick = () => select(kind, id);
+    const li = el('li', { 'data-kind': kind, 'data-actor': id }, label, ' ');
+    if (state) li.append(el('span', { class: `state state-${state}` }, state));
+    if (note) li.append(` ${note}`);
+    if (model.selected?.id === id) li.classList.add('selected');
+    if (children.length) li.append(el('ul', {}, ...children));
+    return li;
+  };
+  const running = [...model.sessions.values()].filter((s) => !FINAL.has(s.state));
+  const sessionItem = (s) => item('session', s.session, s.state, s.agent, []);
+  const workerItem = (w) =>
+    item(
+      'worker',
+      w.worker,
+      w.state,
+      `${w.active}/${w.capacity}`,
+      running.filter((s) => s.worker === w.worker).map(sessionItem),
+    );
+  const top = model.supervisor;
+  const parentOf = (w) => model.actors.get(w.worker)?.parent ?? top;
+  const workers = [...model.workers.values()];
+  const roots = [];
+  if (top)
+    roots.push(
+      item(
+        'supervisor',
+        top,
+        model.supervisorState,
+        '',
+        workers.filter((w) => parentOf(w) === top).map(workerItem),
+      ),
+    );
+  roots.push(...workers.filter((w) => !top || parentOf(w) !== top).map(workerItem));
+  roots.push(...running.filter((s) => !model.workers.has(s.worker)).map(sessionItem));
+  $('tree').replaceChildren(...roots);
+}
+
 function renderTables() {
+  renderTree();
   const now = Date.now();
   const wbody = el('tbody');
   for (const w of model.workers.values()) {
