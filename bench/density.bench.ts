@@ -1,16 +1,33 @@
 /**
- * density: memory per voice session. Pool side: N sessions in ONE worker process of a real pool,
- * sharing one Silero model, on real-time speech (the bundled WAVs, looped). Baseline, in the same
- * run: agents-js's own AgentServer with N prewarmed job processes (prewarm loads Silero).
+ * density: memory per live voice session, both sides running REAL sessions of the same agent on
+ * the same audio through the same local audio input (src/runtime/voice/local-transport.ts):
+ *  - pool: N sessions of the restaurant agent in ONE worker process of a real pool (one shared
+ *    Silero), the supervisor (this process) and the nats-server;
+ *  - agents-js: its own AgentServer registered with the LiveKit protocol double
+ *    (test/support/livekit-server-double.ts), which dispatches N jobs; each runs in a prewarmed
+ *    process of its own (bench/baseline/session-agent.mjs: Silero, FakeSTT, FakeLLM as the
+ *    restaurant agent has them).
+ * For each call length (30 s and 180 s of audio; shorter in smoke) memory is read once every
+ * session has been fed that much audio. The audio is fast-fed (as fast as the VAD takes it, 2 s
+ * lead at most on our side): memory depends on how much audio a call has had, not on the wall
+ * clock. N is the sustainable N the capacity benchmark found in the same suite run
+ * (OPENRTC_BENCH_DENSITY_N, set by bench/run.ts), else a per-mode default.
+ *  - whole_machine_ratio: (agents-js server + job processes + inference process) / N against
+ *    (supervisor + worker + nats-server) / N, PSS;
+ *  - ratio_pss_per_session: the marginal figure, job processes / N against (worker with N sessions
+ *    − idle worker) / N.
  * Prints one JSON line; a full run with `--write-docs` writes docs/benchmarks/density.md.
  *
  *   npm run bench:density [-- --quick | --smoke]
  */
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startNatsServer } from '../src/runtime/nats/server.ts';
-import { AgentsJsPool } from './lib/agents-js.ts';
-import { densityDoc } from './lib/density-doc.ts';
+import { startLiveKitServerDouble } from '../test/support/livekit-server-double.ts';
+import { AgentsJsPool, bundleLocalTransport, SESSION_AGENT } from './lib/agents-js.ts';
+import { type DensityRow, densityDoc } from './lib/density-doc.ts';
 import { hardware } from './lib/hardware.ts';
-import { MemoryProbe, type MemoryProbeReading } from './lib/memory-probe.ts';
 import { benchMode, byMode } from './lib/mode.ts';
 import { AUDIO, InspectWatch, startBenchPool, waitReady } from './lib/pool.ts';
 import { type ProcMemory, procMemory, sumMemory } from './lib/proc.ts';
@@ -19,213 +36,206 @@ import { round } from './lib/stats.ts';
 
 const mode = benchMode();
 const log = benchLog('density');
-const SIZES =
-  process.env.OPENRTC_BENCH_DENSITY_SIZES?.split(',').map(Number) ??
-  byMode(mode, { full: [1, 10, 50, 100], quick: [1, 20], smoke: [1] });
-/** How long every session hears real-time speech before memory is read. */
-const AUDIO_MS = byMode(mode, { full: 10_000, quick: 5_000, smoke: 1_000 });
-/** Quiet time before reading memory of idle processes (GC, lazy init). */
+const fromCapacity = Number(process.env.OPENRTC_BENCH_DENSITY_N);
+const N =
+  Number.isInteger(fromCapacity) && fromCapacity > 0
+    ? fromCapacity
+    : byMode(mode, { full: 40, quick: 10, smoke: 2 });
+const CALLS_S = byMode(mode, { full: [30, 180], quick: [30, 180], smoke: [10] });
+/** restaurant.wav is 8.3 s: enough loops that no call ends before it is measured. */
+const LOOPS = 10_000;
 const SETTLE_MS = byMode(mode, { full: 3_000, quick: 1_000, smoke: 500 });
-
-interface PoolSide {
-  idle: ProcMemory;
-  loaded: ProcMemory;
-  /** Right after the full GC the heap reading runs. */
-  afterGc: ProcMemory;
-  /** The worker's heap, read right after its PSS (the reading runs a full GC). */
-  idleHeap: MemoryProbeReading;
-  loadedHeap: MemoryProbeReading;
-  sessions: number;
-  speechOk: number;
-}
-
-interface BaselineSide {
-  jobs: ProcMemory;
-  /** The AgentServer process and agents-js's inference process (turn detector): fixed costs. */
-  server: ProcMemory;
-  inference: ProcMemory | undefined;
-  initMs: number[];
-}
-
-interface DensityRun {
-  n: number;
-  pool: PoolSide;
-  baseline: BaselineSide;
-}
-
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function measureBaseline(n: number): Promise<BaselineSide> {
-  const agentsJs = AgentsJsPool.start({ idle: n, log });
-  try {
-    const jobs = await agentsJs.waitJobs(n, 60_000 + n * 5_000);
-    await sleep(SETTLE_MS);
-    const inference = agentsJs.procs.find((p) => p.kind === 'inference');
-    return {
-      jobs: sumMemory(jobs.map((j) => j.pid)),
-      server: procMemory(agentsJs.pid),
-      inference: inference ? procMemory(inference.pid) : undefined,
-      initMs: jobs.map((j) => j.initMs),
-    };
-  } finally {
-    await agentsJs.stop();
-  }
+interface Side {
+  /** Every process of the side, PSS summed. */
+  whole: ProcMemory;
+  /** The processes that exist per session (agents-js: the job processes; pool: worker growth). */
+  perSessionMb: number;
+  parts: Record<string, number>;
+  fedSMin: number;
 }
 
-/**
- * A fresh pool with ONE worker process for N sessions: memory idle, then with N sessions after
- * AUDIO_MS of speech (so every session is the same age: agents-js keeps a call's input frames
- * until it ends, see the doc).
- */
-async function measurePool(nats: string, n: number, probe: MemoryProbe): Promise<PoolSide> {
-  const bench = await startBenchPool({
-    nats,
-    name: `density${n}`,
-    workers: 1,
-    capacity: n,
-    workerEnv: probe.env(process.env.OPENRTC_BENCH_HEAP_SNAPSHOT === '1'),
-  });
+async function poolSide(callS: number): Promise<Side> {
+  const nats = await startNatsServer();
+  const bench = await startBenchPool({ nats: nats.url, name: `density${callS}`, workers: 1, capacity: N });
   try {
     const [worker] = await waitReady(bench.client, 1);
     if (!worker?.pid) throw new Error('the worker reported no pid');
     await sleep(SETTLE_MS);
     const idle = procMemory(worker.pid);
-    const idleHeap = await probe.read(worker.pid);
     const watch = new InspectWatch(bench.client, { speech: true });
     const placed: string[] = [];
-    while (placed.length < n) {
-      const batch = Array.from({ length: Math.min(10, n - placed.length) }, (_, k) => placed.length + k);
+    while (placed.length < N) {
+      const batch = Array.from({ length: Math.min(10, N - placed.length) }, (_, k) => placed.length + k);
       const ok = await Promise.all(
         batch.map((j) =>
           bench.client.dispatch({
-            agent: j % 2 ? 'dental' : 'restaurant',
-            job: { room: `density-${n}-${j}` },
-            audio: {
-              kind: 'wav',
-              path: j % 2 ? AUDIO.dental : AUDIO.restaurant,
-              realtime: true,
-              loops: 1000,
-            },
+            agent: 'restaurant',
+            job: { room: `density-${callS}-${j}` },
+            audio: { kind: 'wav', path: AUDIO.restaurant, realtime: false, loops: LOOPS },
           }),
         ),
       );
       placed.push(...ok.map((p) => p.session));
     }
-    await watch.until('every session active', () => placed.every((s) => watch.state(s, 'active')), 60_000);
-    const activeAt = performance.now();
-    await sleep(AUDIO_MS);
-    const loaded = procMemory(worker.pid);
-    const loadedHeap = await probe.read(worker.pid);
-    // The probe ran a full GC: what is left is live data plus what V8 keeps mapped.
-    const afterGc = procMemory(worker.pid);
-    log.info({ n, pss: loaded, afterGc, heap: loadedHeap, idleHeap }, 'worker memory');
+    // A session's last speech event says how far into its input it has got, at least (fed audio
+    // runs up to a loop further: the pool side is read with more audio than agents-js, not less).
+    const reached = () =>
+      placed.map((s) => Math.max(0, ...watch.speech.filter((e) => e.session === s).map((e) => e.atMs)));
+    await watch.until(
+      `every session fed ${callS} s`,
+      () => reached().every((ms) => ms >= callS * 1000),
+      60_000 + callS * 1000 * 2,
+    );
+    const fedSMin = Math.min(...reached()) / 1000;
     const ended = placed.filter((s) => watch.state(s, 'failed') || watch.state(s, 'closed'));
     if (ended.length) throw new Error(`${ended.length} sessions ended before memory was read`);
-    const heard = new Set(watch.speech.filter((e) => e.arrived >= activeAt).map((e) => e.session));
+    const w = procMemory(worker.pid);
+    const sup = procMemory(process.pid);
+    const n = procMemory(nats.pid);
     watch.stop();
+    log.info({ callS, worker: w, idle, supervisor: sup, nats: n, fedSMin }, 'pool memory');
     return {
-      idle,
-      loaded,
-      afterGc,
-      idleHeap,
-      loadedHeap,
-      sessions: n,
-      speechOk: placed.filter((s) => heard.has(s)).length,
+      whole: sumMemory([worker.pid, process.pid, nats.pid]),
+      perSessionMb: (w.pss_mb - idle.pss_mb) / N,
+      parts: {
+        supervisor_pss_mb: round(sup.pss_mb),
+        worker_pss_mb: round(w.pss_mb),
+        worker_idle_pss_mb: round(idle.pss_mb),
+        nats_pss_mb: round(n.pss_mb),
+      },
+      fedSMin,
     };
   } finally {
     await bench.stop();
+    await nats.stop();
+  }
+}
+
+async function agentsJsSide(callS: number, transport: string): Promise<Side> {
+  const double = await startLiveKitServerDouble({ seed: 1 });
+  const statusDir = mkdtempSync(join(tmpdir(), 'openrtc-density-'));
+  const agentName = 'baseline';
+  const agentsJs = AgentsJsPool.start({
+    idle: N,
+    log,
+    agent: SESSION_AGENT,
+    livekit: { url: double.url, apiKey: double.apiKey, apiSecret: double.apiSecret, agentName },
+    env: { OPENRTC_BENCH_LOCAL_TRANSPORT: transport, OPENRTC_BENCH_STATUS_DIR: statusDir },
+  });
+  try {
+    await agentsJs.waitJobs(N, 60_000 + N * 5_000);
+    const deadline = Date.now() + 30_000;
+    while (!double.worker(agentName)?.workerId) {
+      if (Date.now() > deadline) throw new Error('agents-js never registered with the LiveKit double');
+      await sleep(20);
+    }
+    for (let j = 0; j < N; j++) {
+      const [outcome] = await double.dispatch({
+        room: `density-${callS}-${j}`,
+        agentName,
+        metadata: JSON.stringify({ path: AUDIO.restaurant, realtime: false, loops: LOOPS }),
+      });
+      if (!outcome?.ok) throw new Error(`the double could not place job ${j}: ${JSON.stringify(outcome)}`);
+    }
+    type Status = { pid: number; fedMs: number; ended: boolean };
+    const statuses = (): Status[] =>
+      readdirSync(statusDir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => {
+          try {
+            return JSON.parse(readFileSync(join(statusDir, f), 'utf8')) as Status;
+          } catch {
+            return { pid: 0, fedMs: 0, ended: false }; // being written
+          }
+        });
+    const until = Date.now() + 60_000 + callS * 1000 * 2;
+    for (;;) {
+      const s = statuses();
+      if (s.length === N && s.every((x) => x.fedMs >= callS * 1000)) break;
+      if (Date.now() > until)
+        throw new Error(`agents-js sessions: ${s.length}/${N} live, fed ${s.map((x) => x.fedMs).join(',')}`);
+      await sleep(100);
+    }
+    const s = statuses();
+    if (s.some((x) => x.ended)) throw new Error('an agents-js call ended before memory was read');
+    const jobPids = s.map((x) => x.pid);
+    const inference = agentsJs.procs.filter((p) => p.kind === 'inference').map((p) => p.pid);
+    const jobs = sumMemory(jobPids);
+    const server = procMemory(agentsJs.pid);
+    const inf = sumMemory(inference.filter((p) => existsSync(`/proc/${p}`)));
+    log.info({ callS, jobs, server, inference: inf }, 'agents-js memory');
+    const whole = sumMemory([agentsJs.pid, ...jobPids, ...inference.filter((p) => existsSync(`/proc/${p}`))]);
+    return {
+      whole,
+      perSessionMb: jobs.pss_mb / N,
+      parts: {
+        server_pss_mb: round(server.pss_mb),
+        jobs_pss_mb: round(jobs.pss_mb),
+        inference_pss_mb: round(inf.pss_mb),
+      },
+      fedSMin: Math.min(...s.map((x) => x.fedMs)) / 1000,
+    };
+  } finally {
+    await agentsJs.stop();
+    await double.stop();
+    rmSync(statusDir, { recursive: true, force: true });
   }
 }
 
 async function main(): Promise<void> {
-  const nats = await startNatsServer();
-  const probe = new MemoryProbe();
-  const runs: DensityRun[] = [];
-  try {
-    for (const n of SIZES) {
-      log.info({ n }, 'pool: N sessions in one worker process');
-      const pool = await measurePool(nats.url, n, probe);
-      log.info({ n }, 'baseline: agents-js AgentServer with N prewarmed job processes');
-      const baseline = await measureBaseline(n);
-      runs.push({ n, pool, baseline });
-      log.info(
-        {
-          n,
-          poolPssPerSession: round((pool.loaded.pss_mb - pool.idle.pss_mb) / n, 2),
-          baselinePssPerSession: round(baseline.jobs.pss_mb / n),
-          speechOk: pool.speechOk,
-        },
-        'measured',
-      );
-    }
-  } finally {
-    await nats.stop();
-    if (process.env.OPENRTC_BENCH_HEAP_SNAPSHOT === '1') log.info({ dir: probe.dir }, 'heap snapshots kept');
-    else probe.dispose();
-  }
-  const result = summarize(runs);
-  emit(result);
-  const path = writeDoc(mode, 'density', densityDoc(result, { audioMs: AUDIO_MS, settleMs: SETTLE_MS }));
-  if (path) log.info({ path }, 'table written');
-}
-
-/** The JSON line: the largest N's figures, plus every N's. */
-function summarize(runs: DensityRun[]) {
-  const rows = runs.map(({ n, pool, baseline }) => {
-    const poolPer = (pool.loaded.pss_mb - pool.idle.pss_mb) / n;
-    const basePer = baseline.jobs.pss_mb / n;
-    return {
-      n,
+  const transport = bundleLocalTransport();
+  const rows: DensityRow[] = [];
+  for (const callS of CALLS_S) {
+    log.info({ n: N, callS }, 'pool: N live sessions in one worker process');
+    const pool = await poolSide(callS);
+    log.info({ n: N, callS }, 'agents-js: N live sessions, a process each');
+    const base = await agentsJsSide(callS, transport);
+    const row: DensityRow = {
+      call_s: callS,
+      n: N,
       pool: {
-        rss_mb: round(pool.loaded.rss_mb),
-        pss_mb: round(pool.loaded.pss_mb),
-        pss_mb_idle: round(pool.idle.pss_mb),
-        pss_mb_per_session: round(poolPer, 2),
-        rss_mb_per_session: round((pool.loaded.rss_mb - pool.idle.rss_mb) / n, 2),
-        pss_mb_per_session_after_gc: round((pool.afterGc.pss_mb - pool.idle.pss_mb) / n, 2),
-        sessions_hearing_speech: pool.speechOk,
-        // After a full GC in the worker: live JS heap and off-heap memory per session.
-        heap_live_mb_per_session: round(
-          (pool.loadedHeap.after.heapUsed - pool.idleHeap.after.heapUsed) / n,
-          2,
-        ),
-        external_mb_per_session: round(
-          (pool.loadedHeap.after.external - pool.idleHeap.after.external) / n,
-          2,
-        ),
-        garbage_mb_at_reading: round(pool.loadedHeap.before.heapUsed - pool.loadedHeap.after.heapUsed, 1),
+        whole_pss_mb: round(pool.whole.pss_mb),
+        whole_pss_mb_per_session: round(pool.whole.pss_mb / N, 2),
+        pss_mb_per_session: round(pool.perSessionMb, 2),
+        fed_s_min: round(pool.fedSMin),
+        ...pool.parts,
       },
       process_per_job: {
-        rss_mb: round(baseline.jobs.rss_mb),
-        pss_mb: round(baseline.jobs.pss_mb),
-        pss_mb_per_session: round(basePer, 1),
-        rss_mb_per_session: round(baseline.jobs.rss_mb / n, 1),
-        fixed_pss_mb: round(baseline.server.pss_mb + (baseline.inference?.pss_mb ?? 0)),
+        whole_pss_mb: round(base.whole.pss_mb),
+        whole_pss_mb_per_session: round(base.whole.pss_mb / N, 1),
+        pss_mb_per_session: round(base.perSessionMb, 1),
+        fed_s_min: round(base.fedSMin),
+        ...base.parts,
       },
-      ratio_pss_per_session: round(basePer / Math.max(poolPer, 0.001), 1),
+      whole_machine_ratio: round(base.whole.pss_mb / pool.whole.pss_mb, 1),
+      ratio_pss_per_session: round(base.perSessionMb / Math.max(pool.perSessionMb, 0.001), 1),
     };
-  });
+    log.info(row, 'measured');
+    rows.push(row);
+  }
   const last = rows.at(-1);
-  const first = runs[0];
-  const final = runs.at(-1);
-  if (!last || !first || !final) throw new Error('no runs');
-  const slope =
-    final.n > first.n
-      ? (final.pool.loaded.pss_mb - first.pool.loaded.pss_mb) / (final.n - first.n)
-      : Number.NaN;
-  return {
+  if (!last) throw new Error('no runs');
+  const result = {
     bench: 'density',
     mode,
-    n: last.n,
+    n: N,
+    n_from_capacity: N === fromCapacity,
+    call_s: last.call_s,
+    fast_feed: true,
+    whole_machine_ratio: last.whole_machine_ratio,
+    ratio_pss_per_session: last.ratio_pss_per_session,
     pool: last.pool,
     process_per_job: last.process_per_job,
-    ratio_pss_per_session: last.ratio_pss_per_session,
+    target_whole_machine_ratio: 25,
     target_ratio: 50,
-    pool_pss_mb_slope: round(slope, 2),
-    audio_s: AUDIO_MS / 1000,
     runs: rows,
     hardware: hardware(),
   };
+  emit(result);
+  const path = writeDoc(mode, 'density', densityDoc(result));
+  if (path) log.info({ path }, 'table written');
 }
 
 runBench(main);

@@ -12,7 +12,8 @@ import { benchMode } from './lib/mode.ts';
 import { ROOT, writeDoc } from './lib/report.ts';
 import { summaryDoc } from './lib/summary-doc.ts';
 
-const BENCHES = ['density', 'capacity', 'dispatch', 'failover', 'protocol', 'soak'] as const;
+// capacity first: density measures at the sustainable N it finds (OPENRTC_BENCH_DENSITY_N).
+const BENCHES = ['capacity', 'density', 'dispatch', 'failover', 'protocol', 'soak'] as const;
 const args = process.argv.slice(2);
 
 /** protocol.bench.ts knows `--quick` only: its tiniest run is its quick run. */
@@ -22,12 +23,12 @@ const argsFor = (name: string) =>
     : args;
 
 /** Runs one benchmark; its stdout passes through and is kept (its JSON line). */
-function runOne(name: string): Promise<{ code: number; stdout: string }> {
+function runOne(name: string, env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(
       process.execPath,
       [...process.execArgv, `${ROOT}bench/${name}.bench.ts`, ...argsFor(name)],
-      { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT },
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT, env: { ...process.env, ...env } },
     );
     let stdout = '';
     child.stdout?.on('data', (chunk: Buffer) => {
@@ -43,7 +44,12 @@ const results: Record<string, Record<string, unknown>> = {};
 for (const name of BENCHES) {
   const started = Date.now();
   process.stderr.write(`[bench] ${name} ${args.join(' ')}\n`);
-  const { code, stdout } = await runOne(name);
+  const sustainable = results.capacity?.pool_sessions;
+  const env =
+    name === 'density' && typeof sustainable === 'number' && sustainable > 0
+      ? { OPENRTC_BENCH_DENSITY_N: String(sustainable) }
+      : {};
+  const { code, stdout } = await runOne(name, env);
   try {
     results[name] = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
   } catch {

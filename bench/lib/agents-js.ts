@@ -1,4 +1,5 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import type { Logger } from '../../src/runtime/logger.ts';
 import { descendants, isAlive } from './proc.ts';
 import { ROOT } from './report.ts';
@@ -6,6 +7,34 @@ import { ROOT } from './report.ts';
 /** The baseline's agent file: prewarm loads Silero, entry runs a voice AgentSession. */
 export const BASELINE_AGENT = `${ROOT}bench/baseline/agent.mjs`;
 const SERVER = `${ROOT}bench/baseline/agents-js-server.mjs`;
+
+/** The baseline's agent for real sessions (bench/baseline/session-agent.mjs). */
+export const SESSION_AGENT = `${ROOT}bench/baseline/session-agent.mjs`;
+
+/**
+ * Bundles src/runtime/voice/local-transport.ts (our local audio input and output) for plain node,
+ * packages left external, into node_modules/.cache (untracked): the baseline's job processes run
+ * the same audio input as our workers, without a TypeScript loader. Returns the file.
+ */
+export function bundleLocalTransport(): string {
+  const dir = `${ROOT}node_modules/.cache/openrtc-bench`;
+  mkdirSync(dir, { recursive: true });
+  const out = `${dir}/local-transport.mjs`;
+  execFileSync(
+    `${ROOT}node_modules/.bin/esbuild`,
+    [
+      `${ROOT}src/runtime/voice/local-transport.ts`,
+      '--bundle',
+      '--platform=node',
+      '--format=esm',
+      '--packages=external',
+      '--log-level=warning',
+      `--outfile=${out}`,
+    ],
+    { stdio: ['ignore', 2, 2] },
+  );
+  return out;
+}
 
 /** A process of agents-js's pool that finished initializing (fork → initializeResponse). */
 export interface InitializedProc {

@@ -8,12 +8,11 @@ const isBoolean = (x: unknown) => typeof x === 'boolean';
 export const REQUIRED_FIELDS: Record<string, Record<string, (x: unknown) => boolean>> = {
   density: {
     n: isNumber,
+    whole_machine_ratio: isNumber,
     ratio_pss_per_session: isNumber,
-    'pool.rss_mb': isNumber,
-    'pool.pss_mb': isNumber,
+    'pool.whole_pss_mb_per_session': isNumber,
     'pool.pss_mb_per_session': isNumber,
-    'process_per_job.rss_mb': isNumber,
-    'process_per_job.pss_mb': isNumber,
+    'process_per_job.whole_pss_mb_per_session': isNumber,
     'process_per_job.pss_mb_per_session': isNumber,
   },
   capacity: { vad_only_streams: isNumber, pool_sessions: isNumber, ratio: isNumber, loop_p99_ms: isNumber },
