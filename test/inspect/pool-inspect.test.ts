@@ -125,6 +125,8 @@ describe('inspecting a pool run by `openrtc start` (real supervisor, 2 worker pr
       expect(mineW.map((e) => e.to)).toContain('ready');
       expect(mineW.every((e, i) => i === 0 || e.seq > (mineW[i - 1]?.seq ?? 0))).toBe(true);
       expect(mineW[0]?.pid).toBe(w.pid);
+      // From the welcome on, a worker names its parent in the actor tree: the supervisor.
+      expect(mineW.find((e) => e.to === 'ready')?.actor.parent).toBe('supervisor');
     }
   });
 
@@ -216,6 +218,11 @@ describe('inspecting a pool run by `openrtc start` (real supervisor, 2 worker pr
     expect(out).toMatch(new RegExp(`^pool ${pool}  health ok`));
     expect(out).toMatch(/WORKER +STATE +SUPERVISION +SESSIONS/);
     for (const w of status.workers) expect(out).toMatch(new RegExp(`${w.worker} +ready +up +\\d+/\\d+`));
+    // The actor tree: the supervisor, then each worker under it.
+    const tree = out.split('\n').slice(out.split('\n').indexOf('ACTOR TREE') + 1);
+    expect(tree[0]).toBe('supervisor  health ok');
+    for (const w of status.workers)
+      expect(tree).toContainEqual(expect.stringMatching(new RegExp(`^[├└]─ ${w.worker}  ready  \\d+/\\d+$`)));
     expect(out).toMatch(new RegExp(`${closedSession} +restaurant +\\S+ +closed`));
   });
 

@@ -124,3 +124,79 @@ describe('the pool view of `openrtc inspect`', () => {
     expect(lines.join('\n')).toContain('s49@w1');
   });
 });
+
+describe('the actor tree of `openrtc inspect`', () => {
+  const event = (
+    id: string,
+    kind: InspectEvent['actor']['kind'],
+    parent: string | undefined,
+    seq: number,
+    to: string,
+  ): InspectEvent => ({
+    pool: 'p',
+    actor: { id, kind, ...(parent ? { parent } : {}) },
+    host: 'h',
+    pid: 100,
+    from: null,
+    to,
+    event: 'E',
+    seq,
+    ts: 1000 + seq,
+    summary: kind === 'session' ? { agent: 'dental' } : {},
+  });
+
+  it('nests running sessions under the worker that spawned them, and workers under their supervisor', () => {
+    const view = new PoolView('p');
+    view.setStatus(
+      status([row('s1', 'dental', 'w1', 'active', 4, 1000), row('s0', 'dental', 'w2', 'closed', 6, 900)]),
+    );
+    view.apply(event('supervisor', 'supervisor', undefined, 3, 'running'));
+    view.apply(event('w2', 'worker', 'supervisor', 4, 'full'));
+    view.apply(event('s2', 'session', 'w2', 1, 'prewarming'));
+    view.apply(event('s3', 'session', 'w9', 1, 'prewarming'));
+    const tree = view.actorTree();
+    expect(tree.map((n) => n.id)).toEqual(['supervisor', 's3']);
+    expect(tree[0]?.children.map((w) => [w.id, w.state, w.children.map((s) => s.id)])).toEqual([
+      ['w1', 'ready', ['s1']],
+      ['w2', 'full', ['s2']],
+    ]);
+    const screen = renderView(view, { filter: {}, sort: 'state', now: 5000, width: 200 });
+    const at = screen.indexOf('ACTOR TREE');
+    expect(screen.slice(at + 1, at + 8)).toEqual([
+      'supervisor  running  health ok',
+      '├─ w1  ready  0/10',
+      '│  └─ s1  active  dental',
+      '└─ w2  full  0/10',
+      '   └─ s2  prewarming  dental',
+      's3  prewarming  dental',
+      '',
+    ]);
+  });
+
+  it('a worker that names another parent is not drawn under this supervisor', () => {
+    const view = new PoolView('p');
+    view.setStatus(status([]));
+    view.apply(event('w2', 'worker', 'supervisor-old', 9, 'draining'));
+    expect(view.actorTree().map((n) => [n.id, n.children.map((c) => c.id)])).toEqual([
+      ['supervisor', ['w1']],
+      ['w2', []],
+    ]);
+  });
+
+  it('shows a few sessions per worker on a small screen and counts the rest', () => {
+    const view = new PoolView('p');
+    view.setStatus(
+      status(Array.from({ length: 8 }, (_, i) => row(`s${i}`, 'dental', 'w1', 'active', 4, 1000 + i))),
+    );
+    const lines = renderView(view, { filter: {}, sort: 'state', now: 5000, width: 80, height: 40 });
+    const at = lines.indexOf('ACTOR TREE');
+    expect(lines.slice(at + 1, at + 7).map((l) => l.replace(/s\d/, 'sN'))).toEqual([
+      'supervisor  health ok',
+      '├─ w1  ready  0/10',
+      '│  ├─ sN  active  dental',
+      '│  ├─ sN  active  dental',
+      '│  ├─ sN  active  dental',
+      '│  └─ … 5 more',
+    ]);
+  });
+});

@@ -77,6 +77,12 @@ describe.skipIf(!existsSync(CHROMIUM))('the web inspector in headless Chromium, 
     for (const w of status.workers)
       await page.waitForSelector(`#workers tr[data-worker="${w.worker}"] >> text=ready`, { timeout: 15_000 });
     expect(await page.locator('#workers tbody tr').count()).toBe(2);
+    // The actor tree: both workers under the supervisor that welcomed them.
+    for (const w of status.workers)
+      await page.waitForSelector(
+        `#tree li[data-kind="supervisor"] li[data-kind="worker"][data-actor="${w.worker}"]`,
+        { timeout: 15_000 },
+      );
     // A worker is selected first: its statechart is drawn with `ready` lit.
     await waitFor('a worker chart with ready lit', async () => (await chartState(page)).state === 'ready');
     expect((await chartState(page)).litLabel).toBe('ready');
@@ -96,6 +102,11 @@ describe.skipIf(!existsSync(CHROMIUM))('the web inspector in headless Chromium, 
       20_000,
     );
     expect(active.litCount).toBe(1);
+    // The running session sits under the worker that spawned it.
+    await page.waitForSelector(
+      `#tree li[data-actor="${ok.worker}"] li[data-kind="session"][data-actor="${ok.session}"]`,
+      { timeout: 5_000 },
+    );
     expect(active.litLabel).toBe('active');
     expect(await page.locator('#chart').getAttribute('data-machine')).toBe('session');
     await waitFor(

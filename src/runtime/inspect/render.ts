@@ -1,6 +1,6 @@
 import type { InspectEvent } from './events.ts';
 import { type SessionHistory, withDurations } from './history.ts';
-import type { PoolView, SortKey, ViewFilter } from './view-model.ts';
+import type { ActorNode, PoolView, SortKey, ViewFilter } from './view-model.ts';
 
 /** Left-aligned columns padded to the widest cell; each line cut to `width`. */
 export function columns(header: string[], rows: string[][], width = Number.POSITIVE_INFINITY): string[] {
@@ -22,6 +22,26 @@ export function formatEvent(e: InspectEvent): string {
   const who = e.actor.kind === 'session' ? `${e.actor.id}@${e.actor.parent ?? '?'}` : e.actor.id;
   const err = typeof e.summary.error === 'string' ? `  ${e.summary.error}` : '';
   return `${clock(e.ts)}  ${e.actor.kind.padEnd(10)} ${who.padEnd(22)} ${e.from ?? '·'} → ${e.to}  (${e.event})${err}`;
+}
+
+/**
+ * The actor tree as indented lines (`├─`, `└─`), each node `id  state  note`; past `perParent`
+ * children a parent shows how many more it has.
+ */
+export function treeLines(nodes: ActorNode[], perParent = Number.POSITIVE_INFINITY): string[] {
+  const out: string[] = [];
+  const walk = (n: ActorNode, lead: string, childLead: string) => {
+    out.push(`${lead}${[n.id, n.state, n.note].filter(Boolean).join('  ')}`);
+    const shown = n.children.slice(0, perParent);
+    const more = n.children.length - shown.length;
+    shown.forEach((c, i) => {
+      const last = i === shown.length - 1 && more === 0;
+      walk(c, `${childLead}${last ? '└─ ' : '├─ '}`, `${childLead}${last ? '   ' : '│  '}`);
+    });
+    if (more > 0) out.push(`${childLead}└─ … ${more} more`);
+  };
+  for (const n of nodes) walk(n, '', '');
+  return out;
 }
 
 export interface RenderOptions {
@@ -54,6 +74,7 @@ export function renderView(view: PoolView, o: RenderOptions): string[] {
       width,
     ),
     rejected.length ? `rejected messages: ${rejected.map(([r, n]) => `${r}=${n}`).join(' ')}` : '',
+
     ...columns(
       ['WORKER', 'STATE', 'SUPERVISION', 'SESSIONS', 'RSS MB', 'RESTARTS', 'HOST', 'PID'],
       view
@@ -72,6 +93,20 @@ export function renderView(view: PoolView, o: RenderOptions): string[] {
     ),
     '',
   ];
+  // The actor tree (supervisor → workers → running sessions), kept short: a few sessions per worker.
+  const tree = treeLines(
+    view.actorTree(o.filter),
+    Number.isFinite(o.height ?? Number.POSITIVE_INFINITY) ? 3 : 10,
+  );
+  const treeRoom = Number.isFinite(o.height ?? Number.POSITIVE_INFINITY)
+    ? Math.max(3, Math.floor((o.height as number) / 4))
+    : tree.length;
+  lines.push(
+    'ACTOR TREE',
+    ...tree.slice(0, treeRoom).map((l) => l.slice(0, width)),
+    ...(tree.length > treeRoom ? [`… ${tree.length - treeRoom} more actors`] : []),
+    '',
+  );
   const sessionLines = columns(
     ['SESSION', 'AGENT', 'WORKER', 'STATE', 'IN STATE', 'AGE', 'ERROR'],
     sessions.map((s) => [

@@ -13,6 +13,8 @@ export interface WorkerRow {
   host: string | null;
   pid: number | null;
   seq: number;
+  /** The actor this worker reports to: the supervisor that welcomed it (its events say so) or lists it. */
+  parent: string | null;
 }
 
 export interface SessionRow {
@@ -24,6 +26,16 @@ export interface SessionRow {
   createdAt: number;
   since: number;
   error?: string;
+}
+
+/** One actor of the tree supervisor → workers → sessions, as the actors report their parents. */
+export interface ActorNode {
+  id: string;
+  kind: 'supervisor' | 'worker' | 'session';
+  state: string;
+  /** A few words: a worker's load, a session's agent. */
+  note: string;
+  children: ActorNode[];
 }
 
 export interface ViewFilter {
@@ -44,6 +56,8 @@ export type SortKey = (typeof SORT_KEYS)[number];
 export class PoolView {
   health = 'unknown';
   supervisorState = 'unknown';
+  /** The supervisor actor's id: from its own events, or the sender of the status replies. */
+  supervisor: string | null = null;
   rejected: Record<string, number> = {};
   readonly workers = new Map<string, WorkerRow>();
   readonly sessions = new Map<string, SessionRow>();
@@ -58,6 +72,7 @@ export class PoolView {
   setStatus(s: StatusReply): void {
     this.health = s.health;
     this.rejected = s.rejected;
+    this.supervisor = s.from;
     const workers = new Set<string>();
     for (const w of s.workers) {
       workers.add(w.worker);
@@ -73,6 +88,8 @@ export class PoolView {
         host: w.host,
         pid: w.pid,
         seq: prev?.seq ?? 0,
+        // The workers a supervisor lists are its children, unless a worker said otherwise.
+        parent: prev?.parent ?? s.from,
       });
     }
     for (const id of this.workers.keys()) if (!workers.has(id)) this.workers.delete(id);
@@ -105,11 +122,13 @@ export class PoolView {
     if (this.recent.length > this.recentLimit) this.recent.splice(0, this.recent.length - this.recentLimit);
     if (e.actor.kind === 'supervisor') {
       this.supervisorState = e.to;
+      this.supervisor = e.actor.id;
       return;
     }
     if (e.actor.kind === 'worker') {
       const w = this.workers.get(e.actor.id);
-      if (w && e.seq >= w.seq) Object.assign(w, { state: e.to, seq: e.seq });
+      if (w && e.seq >= w.seq)
+        Object.assign(w, { state: e.to, seq: e.seq, parent: e.actor.parent ?? w.parent });
       return;
     }
     const error = typeof e.summary.error === 'string' ? e.summary.error : undefined;
@@ -143,6 +162,45 @@ export class PoolView {
     return [...this.workers.values()]
       .filter((w) => !filter.worker || w.worker === filter.worker)
       .sort((a, b) => a.worker.localeCompare(b.worker));
+  }
+
+  /**
+   * The actor tree: the supervisor, the workers whose parent it is, and under each worker its
+   * running sessions (a session's parent is the worker actor that spawned it). A worker or session
+   * whose parent is not known here is a root of its own.
+   */
+  actorTree(filter: ViewFilter = {}): ActorNode[] {
+    const running = this.sessionRows(filter).filter((r) => !isFinalSessionState(r.state));
+    const sessionNode = (r: SessionRow): ActorNode => ({
+      id: r.session,
+      kind: 'session',
+      state: r.state,
+      note: r.agent,
+      children: [],
+    });
+    const workers = this.workerRows(filter);
+    const workerNode = (w: WorkerRow): ActorNode => ({
+      id: w.worker,
+      kind: 'worker',
+      state: w.state,
+      note: `${w.active}/${w.capacity}`,
+      children: running.filter((r) => r.worker === w.worker).map(sessionNode),
+    });
+    const top = this.supervisor;
+    const roots: ActorNode[] = [];
+    if (top !== null) {
+      roots.push({
+        id: top,
+        kind: 'supervisor',
+        // Known from the supervisor's own transitions only (a status reply does not say it).
+        state: this.supervisorState === 'unknown' ? '' : this.supervisorState,
+        note: `health ${this.health}`,
+        children: workers.filter((w) => w.parent === top).map(workerNode),
+      });
+    }
+    roots.push(...workers.filter((w) => top === null || w.parent !== top).map(workerNode));
+    roots.push(...running.filter((r) => !this.workers.has(r.worker)).map(sessionNode));
+    return roots;
   }
 
   recentEvents(filter: ViewFilter = {}): InspectEvent[] {
