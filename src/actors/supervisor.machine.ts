@@ -205,7 +205,7 @@ export const supervisorMachine = setup({
       ),
       sessions: {},
       jobs: {},
-      ended: [],
+      ended: (input.ended ?? []).slice(-(input.endedLimit ?? 500)),
       health: 'ok',
       now,
       clock: now,

@@ -48,6 +48,8 @@ export interface SupervisorInput {
   limits?: Partial<LimitsConfig>;
   /** The per-agent circuit breaker. Default: none (never opens). */
   breaker?: BreakerConfig;
+  /** Ended sessions restored from the durable record (oldest first); the newest endedLimit are kept. */
+  ended?: SessionView[];
 }
 
 export interface WorkerView {

@@ -60,6 +60,7 @@ export async function operationsOptions(opts: OperationsFlags): Promise<Operatio
   const breaker = opts.breaker ?? file?.breaker;
   const observers = [...(file?.observers ?? []), ...(opts.observer ?? []).map((f) => resolve(f))];
   const out: OperationsOptions = {
+    ...(file?.record !== undefined ? { record: file.record } : {}),
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(breaker ? { breaker } : {}),
     ...(observers.length ? { observers } : {}),

@@ -39,6 +39,10 @@ export const PoolConfigSchema = z
     defaults: PoolDefaultsSchema.optional(),
     limits: LimitsSchema.optional(),
     breaker: BreakerSchema.optional(),
+    /** Retention of the durable record of ended sessions (JetStream stream), or false for none. */
+    record: z
+      .union([z.object({ maxSessions: Cap.optional(), maxAgeMs: Cap.optional() }).strict(), z.literal(false)])
+      .optional(),
     /** Session observer modules, relative to the config file (docs/operations.md). */
     observers: z.array(z.string().min(1)).max(100).optional(),
   })

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
-import type { SupervisorInput } from '../actors/supervisor.types.ts';
+import type { SessionView, SupervisorInput } from '../actors/supervisor.types.ts';
 import type { AgentSpec } from '../protocol/index.ts';
 import { discoverAgents } from './agents/load.ts';
 import { applyPoolDefaults, type PoolDefaultsConfig } from './config.ts';
@@ -13,6 +13,7 @@ import { natsInboxPrefix } from './nats/auth.ts';
 import { Bus } from './nats/bus.ts';
 import { type RunningNatsServer, startNatsServer } from './nats/server.ts';
 import { loadObservers, SessionObservers } from './ops/observers.ts';
+import { DurableRecord, type RecordOptions } from './ops/record.ts';
 import { ProcessSpawner } from './spawner.ts';
 import { SUPERVISOR_ID, SupervisorService } from './supervisor/service.ts';
 
@@ -48,6 +49,8 @@ export interface OperationsOptions {
   breaker?: SupervisorInput['breaker'];
   /** Observer module files (absolute). */
   observers?: string[];
+  /** Retention of the durable record of ended sessions (JetStream); false: none. */
+  record?: RecordOptions | false;
 }
 
 /** A running pool: a supervisor in this process, local worker processes, maybe an embedded NATS. */
@@ -100,6 +103,8 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     log,
     connect: { ...opts.natsAuth, inboxPrefix: natsInboxPrefix(opts.pool, { kind: 'supervisor' }) },
   });
+  const record = await openRecord(bus, opts.pool, log, ops.record);
+  const restored = record ? await loadRecord(record, log) : [];
   const spawner = new ProcessSpawner();
   // Ids are unique per supervisor incarnation: workers left draining by a dead supervisor must
   // never share a command subject with the new supervisor's workers.
@@ -134,6 +139,17 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     ...(opts.policy ? { policy: opts.policy } : {}),
     ...(ops.limits ? { limits: ops.limits } : {}),
     ...(ops.breaker ? { breaker: ops.breaker } : {}),
+    ...(record
+      ? {
+          restored,
+          historyFallback: async (session: string) => {
+            const entry = await record.get(session);
+            if (!entry) return undefined;
+            const { view, history } = entry;
+            return history ?? { session, worker: view.worker, ended: true, dropped: 0, transitions: [] };
+          },
+        }
+      : {}),
     spawnWorker: (id) =>
       spawner.spawn({
         worker: id,
@@ -158,6 +174,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     opts,
   );
   observers.attach(service.actor);
+  record?.attach(service.actor, service.history);
   service.start();
   const livekit = opts.livekit ? new LiveKitDispatcher(service, registry, opts.livekit, log) : undefined;
   livekit?.start();
@@ -172,6 +189,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
       await livekit?.stop(); // after the drain, so the last job statuses reach LiveKit
       await observers.settled();
       observers.close();
+      await record?.flush();
       await spawner.stopAll(5000);
       await sinks.stop();
       await bus.close();
@@ -227,3 +245,34 @@ export async function runPool(
 
 /** Exit codes of `openrtc dev|start|supervisor` after SIGTERM/SIGINT. */
 export const POOL_EXIT = { drained: 0, drainCut: 4 } as const;
+
+/** Opens the durable record; without JetStream the pool runs on, remembering ended sessions in memory only. */
+async function openRecord(
+  bus: Bus,
+  pool: string,
+  log: Logger,
+  opts: RecordOptions | false | undefined,
+): Promise<DurableRecord | undefined> {
+  if (opts === false) return undefined;
+  try {
+    return await DurableRecord.open(bus, pool, log, opts);
+  } catch (err) {
+    log.warn(
+      { err: { message: (err as Error).message } },
+      'durable record unavailable (does the nats-server run JetStream?): ended sessions are kept in memory only',
+    );
+    return undefined;
+  }
+}
+
+/** The newest ended sessions of the durable record, for the supervisor's status and history. */
+async function loadRecord(record: DurableRecord, log: Logger): Promise<SessionView[]> {
+  try {
+    const entries = await record.load(500);
+    log.info({ sessions: entries.length, stream: record.stream }, 'durable record loaded');
+    return entries.map((e) => e.view);
+  } catch (err) {
+    log.warn({ err: { message: (err as Error).message } }, 'durable record: load failed');
+    return [];
+  }
+}

@@ -1,3 +1,4 @@
+import type { JetStreamClient } from '@nats-io/jetstream';
 import {
   connect,
   type Msg,
@@ -218,6 +219,15 @@ export class Bus {
   }
 
   /** Drains (pending messages are delivered, subscriptions end), then closes; idempotent. */
+  /**
+   * JetStream on this bus's connection (the durable record, the leadership lease): the one door
+   * to it; the connection itself stays private. Loaded on first use.
+   */
+  async jetstream(): Promise<JetStreamClient> {
+    const { jetstream } = await import('@nats-io/jetstream');
+    return jetstream(this.nc);
+  }
+
   async close(): Promise<void> {
     if (this.nc.isClosed()) return;
     await this.nc.drain().catch(() => this.nc.close());

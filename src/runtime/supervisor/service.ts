@@ -22,7 +22,7 @@ import {
   subjects,
   toErrorData,
 } from '../../protocol/index.ts';
-import { InspectHistory } from '../inspect/history.ts';
+import { InspectHistory, type SessionHistory } from '../inspect/history.ts';
 import { serveHistory } from '../inspect/history-service.ts';
 import { InspectPublisher } from '../inspect/publisher.ts';
 import { LogLimiter } from '../log-limiter.ts';
@@ -45,6 +45,9 @@ export interface SupervisorServiceOptions {
   /** Caps on concurrent sessions and the per-agent circuit breaker (docs/operations.md). */
   limits?: SupervisorInput['limits'];
   breaker?: SupervisorInput['breaker'];
+  /** Ended sessions from the durable record, and where to find the history of older ones. */
+  restored?: SupervisorInput['ended'];
+  historyFallback?: (session: string) => Promise<SessionHistory | undefined>;
   /** Starts a local worker process; returns its pid. */
   spawnWorker(worker: string, attempt: number): number;
   killWorker(worker: string, signal: NodeJS.Signals): void;
@@ -94,6 +97,7 @@ export class SupervisorService {
         ...(o.policy ? { policy: o.policy } : {}),
         ...(o.limits ? { limits: o.limits } : {}),
         ...(o.breaker ? { breaker: o.breaker } : {}),
+        ...(o.restored ? { ended: o.restored } : {}),
       },
     });
     this.stopped = new Promise((resolve) => this.actor.subscribe({ complete: () => resolve() }));
@@ -110,7 +114,7 @@ export class SupervisorService {
     bus.subscribe(this.s.eventsAll, (msg, raw) => this.onWorkerEvent(msg, raw.subject));
     bus.subscribe(this.s.dispatch, (msg) => this.onDispatch(msg));
     bus.subscribe(this.s.status, (msg) => (msg.type === 'status' ? this.status(msg.id) : undefined));
-    serveHistory(bus, this.s, this.history);
+    serveHistory(bus, this.s, this.history, this.o.historyFallback);
     // While our own link is down, silence proves nothing about the workers.
     bus.onLink((connected) => this.actor.send({ type: 'BUS', now: Date.now(), connected }));
     // Starting, the machine announces itself (supervisor.up): workers that outlived a previous
