@@ -15,7 +15,13 @@ export const REQUIRED_FIELDS: Record<string, Record<string, (x: unknown) => bool
     'process_per_job.whole_pss_mb_per_session': isNumber,
     'process_per_job.pss_mb_per_session': isNumber,
   },
-  capacity: { vad_only_streams: isNumber, pool_sessions: isNumber, ratio: isNumber, loop_p99_ms: isNumber },
+  capacity: {
+    vad_only_streams: isNumber,
+    pool_sessions: isNumber,
+    ratio: isNumber,
+    loop_p99_ms: isNumber,
+    machine_sessions: isNumber,
+  },
   dispatch: {
     n: isNumber,
     p50_ms: isNumber,
