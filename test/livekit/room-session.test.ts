@@ -6,6 +6,7 @@ import { closeOnLastParticipantLeft } from '../../src/runtime/livekit/room-drive
 import { RoomSessionTransport } from '../../src/runtime/livekit/room-session-transport.ts';
 import { VoiceSession } from '../../src/runtime/voice/session-runner.ts';
 import { loadSharedVad } from '../../src/runtime/voice/vad.ts';
+import { JoinedRoom } from '../support/joined-room.ts';
 import { closedPortUrl, roomJob } from '../support/livekit-server-double.ts';
 
 /** An agent whose factory records the job context it was built in (as user code would read it). */
@@ -19,25 +20,27 @@ function recordingAgent(seen: JobContext[]) {
   });
 }
 
-function roomSession(id: string, room: string, url: string, seen: JobContext[]) {
+function roomSession(id: string, room: string, url: string, seen: JobContext[], joins = false) {
   const job = roomJob(room);
   const transport = new RoomSessionTransport({
     url,
     token: `token-of-${id}`,
     job: job.toJson() as Record<string, unknown>,
     agentName: 'support',
+    // The factories run after the join; a JoinedRoom joins without a server.
+    ...(joins ? { createRoom: () => new JoinedRoom(room, []) } : {}),
   });
   const session = new VoiceSession({ id, agent: recordingAgent(seen), transport });
   return { job, session, transport };
 }
 
-describe('a LiveKit room session on a worker (no LiveKit server: up to the room join)', () => {
-  it("user code sees its own job and room through getJobContext(); sessions share one JobProcess holding the worker's VAD", async () => {
+describe('a LiveKit room session on a worker (no LiveKit server: a JoinedRoom joins without one)', () => {
+  it("user code sees its own job and room through getJobContext(); the agent's sessions share its JobProcess holding the worker's VAD", async () => {
     const seen: JobContext[] = [];
     const url = await closedPortUrl();
-    const a = roomSession('s1', 'support-a', url, seen);
-    const b = roomSession('s2', 'support-b', url, seen);
-    await Promise.all([a.session.prewarm(), b.session.prewarm()]);
+    const a = roomSession('s1', 'support-a', url, seen, true);
+    const b = roomSession('s2', 'support-b', url, seen, true);
+    await Promise.all([a.session.connect(1), b.session.connect(1)]);
 
     expect(seen.map((ctx) => ctx.job.id)).toEqual([a.job.id, b.job.id]);
     expect(seen.map((ctx) => ctx.job.room?.name)).toEqual(['support-a', 'support-b']);

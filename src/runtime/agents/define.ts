@@ -1,5 +1,5 @@
 import { basename, extname } from 'node:path';
-import type { VAD, voice } from '@livekit/agents';
+import type { JobContext, VAD, voice } from '@livekit/agents';
 import { z } from 'zod';
 import {
   AgentName,
@@ -56,6 +56,11 @@ export interface AgentDefinition {
    * restart policy then decides.
    */
   prewarm?: () => Awaitable<void>;
+  /**
+   * LiveKit sessions only, as agents-js's `onSessionEnd`: runs in the job's context after the
+   * AgentSession closed and before the room is left; `ctx.makeSessionReport()` gives its report.
+   */
+  onSessionEnd?: (ctx: JobContext) => Awaitable<void>;
 }
 
 const BRAND = Symbol.for('openrtc.agentDefinition');
@@ -82,6 +87,7 @@ const DefinitionShape = z.object({
   session: z.union([z.object({}).passthrough(), fn]).optional(),
   agent: fn,
   prewarm: fn.optional(),
+  onSessionEnd: fn.optional(),
   options: z.record(z.string(), z.json()).optional(),
 });
 

@@ -1,9 +1,10 @@
-import { JobContext, type RunningJobInfo, runWithJobContextAsync, type voice } from '@livekit/agents';
+import { JobContext, type RunningJobInfo, runWithJobContextAsync } from '@livekit/agents';
 import { Job } from '@livekit/protocol';
 import { Room, RoomEvent } from '@livekit/rtc-node';
 import type { CloseReason } from '../../actors/session.types.ts';
 import type { ErrorCode } from '../../protocol/common.ts';
 import { toErrorData } from '../../protocol/errors.ts';
+import { closeAgentSession, endJob } from '../livekit/job-end.ts';
 import { agentIdentity } from '../livekit/options.ts';
 import type { Logger } from '../logger.ts';
 import { ensureAgentsLogger } from '../voice/agents-log.ts';
@@ -58,6 +59,8 @@ export interface EntryAgentSessionOptions {
   transport: { url: string; token: string; job: Record<string, unknown> };
   events: DriverEvents;
   log: Logger;
+  /** The job's Room; default `new Room()` from rtc-node (tests give a Room subclass that joins without a server). */
+  createRoom?: () => Room;
 }
 
 /**
@@ -69,8 +72,9 @@ export interface EntryAgentSessionOptions {
  *   or fails when entry throws first;
  * - greet: nothing (entry greets, if it does);
  * - active: until the room goes away or entry calls `ctx.shutdown()`; entry throwing fails it;
- * - close: the agent's AgentSession closes, then `onSessionEnd(ctx)`, the room is left, and the
- *   job's shutdown callbacks run.
+ * - close: as agents-js ends a job (../livekit/job-end.ts): the agent's AgentSession closes, then
+ *   `onSessionEnd(ctx)` and the session report, the room is left, and the job's shutdown callbacks
+ *   run concurrently.
  */
 export class EntryAgentSession implements SessionDriver {
   private ctx: JobContext | undefined;
@@ -142,33 +146,25 @@ export class EntryAgentSession implements SessionDriver {
     const ctx = this.ctx;
     const log = this.opts.log;
     let failure: unknown;
-    const session = (ctx as { _primaryAgentSession?: voice.AgentSession } | undefined)?._primaryAgentSession;
     let sessionClosed = true;
     try {
-      await session?.close();
+      await closeAgentSession(ctx?._primaryAgentSession);
     } catch (err) {
       sessionClosed = false;
       failure = err;
     }
-    if (ctx && sessionClosed && this.opts.agent.onSessionEnd) {
+    if (ctx) {
       try {
-        await runWithJobContextAsync(ctx, async () => {
-          await this.opts.agent.onSessionEnd?.(ctx);
+        await endJob({
+          ctx,
+          sessionClosed,
+          onSessionEnd: this.opts.agent.onSessionEnd,
+          disconnect: () => (this.room ? this.room.disconnect() : Promise.resolve()),
+          log,
+          session: this.opts.id,
         });
       } catch (err) {
-        log.warn({ session: this.opts.id, err: toErrorData(err) }, 'onSessionEnd failed');
-      }
-    }
-    try {
-      await this.room?.disconnect();
-    } catch (err) {
-      failure ??= err;
-    }
-    for (const callback of ctx?.shutdownCallbacks.splice(0) ?? []) {
-      try {
-        await runWithJobContextAsync(ctx as JobContext, callback);
-      } catch (err) {
-        log.warn({ session: this.opts.id, err: toErrorData(err) }, 'job shutdown callback failed');
+        failure ??= err;
       }
     }
     log.debug({ session: this.opts.id, reason }, 'entry agent session closed');
@@ -195,7 +191,7 @@ export class EntryAgentSession implements SessionDriver {
       ...(process.env.LIVEKIT_API_KEY ? { apiKey: process.env.LIVEKIT_API_KEY } : {}),
       ...(process.env.LIVEKIT_API_SECRET ? { apiSecret: process.env.LIVEKIT_API_SECRET } : {}),
     };
-    const room = new Room();
+    const room = this.opts.createRoom?.() ?? new Room();
     this.room = room;
     return new JobContext(
       proc,

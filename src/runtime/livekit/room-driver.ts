@@ -30,6 +30,7 @@ export function createRoomDriver(args: DriverArgs): SessionDriver {
       token: transport.token,
       job: transport.job,
       agentName: spec.name,
+      agentModule: spec.module,
       closeOnLastParticipantLeft: closeOnLastParticipantLeft(spec),
     }),
     ...runnerOptions(args),

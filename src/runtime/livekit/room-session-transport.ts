@@ -3,8 +3,9 @@ import { Job } from '@livekit/protocol';
 import { ParticipantKind, type RemoteParticipant, Room, RoomEvent } from '@livekit/rtc-node';
 import { toErrorData } from '../../protocol/errors.ts';
 import type { AgentInstance } from '../agents/instantiate.ts';
-import type { SessionTransport, TransportHost } from '../voice/session-transport.ts';
-import { sharedJobProcess } from './job-process.ts';
+import type { SessionEnd, SessionTransport, TransportHost } from '../voice/session-transport.ts';
+import { endJob } from './job-end.ts';
+import { agentJobProcess } from './job-process.ts';
 import { agentIdentity } from './options.ts';
 
 export interface RoomSessionTransportOptions {
@@ -14,8 +15,12 @@ export interface RoomSessionTransportOptions {
   job: Record<string, unknown>;
   /** The agent's registered name (the participant's name in the room). */
   agentName: string;
+  /** The agent's module path: its JobProcess (`ctx.proc`) is this agent's own. Default: agentName. */
+  agentModule?: string;
   /** End the session when the last remote participant (not an agent) leaves. Default true. */
   closeOnLastParticipantLeft?: boolean;
+  /** The job's Room; default `new Room()` from rtc-node (tests give a Room subclass that joins without a server). */
+  createRoom?: () => Room;
 }
 
 /** agents-js hands this to plugins that run models in its inference process, which a pool worker has not. */
@@ -26,13 +31,16 @@ const noInferenceExecutor: ConstructorParameters<typeof JobContext>[5] = {
 };
 
 /**
- * The LiveKit transport: a JobContext per session on the worker's shared JobProcess (built at
- * prewarm, so user code's `getJobContext()` sees this job and room), a join of the job's room with
- * its url and token, and the AgentSession started on the room. It ends when the room goes away,
- * when user code shuts the job down, or (if so configured) when the last caller leaves.
+ * The LiveKit transport: a JobContext per session on the agent's JobProcess in this worker (built
+ * at prewarm, so user code's `getJobContext()` sees this job and room), a join of the job's room
+ * with its url and token, then the agent's factories (after the join, as an agents-js entry builds
+ * its agent after `ctx.connect()`: `ctx.room` is the joined room) and the AgentSession started on
+ * the room. It ends when the room goes away, when user code shuts the job down, or (if so
+ * configured) when the last caller leaves; it ends the job as agents-js does (job-end.ts).
  */
 export class RoomSessionTransport implements SessionTransport {
   readonly kind = 'livekit';
+  readonly buildsAfterOpen = true;
   private host: TransportHost | undefined;
   private room: Room | undefined;
   private ctx: JobContext | undefined;
@@ -104,20 +112,21 @@ export class RoomSessionTransport implements SessionTransport {
     };
   }
 
-  /** Runs the job's shutdown callbacks (in its context), then leaves the room. */
-  async close(): Promise<void> {
-    const ctx = this.ctx;
-    for (const callback of ctx?.shutdownCallbacks.splice(0) ?? []) {
-      try {
-        await (ctx ? runWithJobContextAsync(ctx, callback) : callback());
-      } catch (err) {
-        this.host?.log?.warn(
-          { session: this.host.id, err: toErrorData(err) },
-          'job shutdown callback failed',
-        );
-      }
-    }
-    await this.room?.disconnect();
+  /**
+   * After the AgentSession closed, as agents-js ends a job: `onSessionEnd(ctx)` and the session
+   * report, then the room is left, then the job's shutdown callbacks run concurrently.
+   */
+  async close(end?: SessionEnd): Promise<void> {
+    const { ctx, room } = this;
+    if (!ctx || !room) return;
+    await endJob({
+      ctx,
+      sessionClosed: end?.sessionClosed ?? true,
+      onSessionEnd: end?.onSessionEnd,
+      disconnect: () => room.disconnect(),
+      log: this.host?.log,
+      session: this.host?.id ?? '',
+    });
   }
 
   private get endsWithLastCaller(): boolean {
@@ -152,9 +161,9 @@ export class RoomSessionTransport implements SessionTransport {
       ...(process.env.LIVEKIT_API_KEY ? { apiKey: process.env.LIVEKIT_API_KEY } : {}),
       ...(process.env.LIVEKIT_API_SECRET ? { apiSecret: process.env.LIVEKIT_API_SECRET } : {}),
     };
-    const room = new Room();
+    const room = this.opts.createRoom?.() ?? new Room();
     const ctx = new JobContext(
-      await sharedJobProcess(),
+      await agentJobProcess(this.opts.agentModule ?? agentName),
       info,
       room,
       () => {},

@@ -86,7 +86,10 @@ export class VoiceSession {
     return this.session;
   }
 
-  /** Loads the agent module if given by path, prepares the transport, builds the agent and providers in its context, and takes the VAD. */
+  /**
+   * Loads the agent module if given by path, prepares the transport, and (unless the transport
+   * builds after its open) builds the agent and providers in its context and takes the VAD.
+   */
   async prewarm(): Promise<void> {
     this.assertOpen('prewarm');
     ensureAgentsLogger();
@@ -95,9 +98,7 @@ export class VoiceSession {
     if (this.session) return;
     try {
       await this.transport.prepare();
-      this.instance = await this.transport.run(() => instantiateAgent(definition));
-      const vad = await this.resolveVad(this.instance.vad);
-      this.session = this.buildSession(vad);
+      if (!this.transport.buildsAfterOpen) await this.build(definition);
     } catch (err) {
       throw new VoiceSessionError('prewarm_failed', toErrorData(err).message, { cause: err });
     }
@@ -109,13 +110,16 @@ export class VoiceSession {
     this.assertOpen('connect');
     if (this.connected) return;
     if (!this.session || !this.instance) await this.prewarm(); // a failed start is rebuilt from scratch
-    const session = this.session as voice.AgentSession;
-    const instance = this.instance as AgentInstance;
     try {
       await this.transport.open();
+      this.assertOpen('connect');
+      if (!this.session) await this.build(this.definition as AgentDefinition);
     } catch (err) {
+      if (err instanceof VoiceSessionError) throw err;
       throw connectFailed(attempt, err);
     }
+    const session = this.session as voice.AgentSession;
+    const instance = this.instance as AgentInstance;
     this.assertOpen('connect');
     try {
       await this.transport.run(() => this.transport.start(session, instance));
@@ -157,7 +161,10 @@ export class VoiceSession {
     }
     for (const off of this.unsubscribe.splice(0)) off();
     try {
-      await this.transport.close();
+      await this.transport.close({
+        sessionClosed: failure === undefined,
+        onSessionEnd: this.definition?.onSessionEnd,
+      });
     } catch (err) {
       failure ??= err;
     }
@@ -173,6 +180,13 @@ export class VoiceSession {
     if (failure) {
       throw new VoiceSessionError('internal', `close: ${toErrorData(failure).message}`, { cause: failure });
     }
+  }
+
+  /** Builds the agent and providers in the transport's context, takes the VAD, and makes the AgentSession. */
+  private async build(definition: AgentDefinition): Promise<void> {
+    this.instance = await this.transport.run(() => instantiateAgent(definition));
+    const vad = await this.resolveVad(this.instance.vad);
+    this.session = this.buildSession(vad);
   }
 
   private assertOpen(phase: string): void {

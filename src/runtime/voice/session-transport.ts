@@ -1,4 +1,4 @@
-import type { voice } from '@livekit/agents';
+import type { JobContext, voice } from '@livekit/agents';
 import type { AgentInstance } from '../agents/instantiate.ts';
 import type { Logger } from '../logger.ts';
 import type { SessionVad } from './session-vad.ts';
@@ -15,6 +15,14 @@ export interface TransportHost {
   ended(reason: string): void;
 }
 
+/** How the AgentSession's close went, for what the transport runs after it (LiveKit: agents-js's job end). */
+export interface SessionEnd {
+  /** The AgentSession closed without failing: the agent's onSessionEnd may run. */
+  sessionClosed: boolean;
+  /** The agent definition's `onSessionEnd(ctx)` (LiveKit sessions only: it needs the JobContext). */
+  onSessionEnd?: ((ctx: JobContext) => unknown) | undefined;
+}
+
 /**
  * Where one session's audio comes from and goes to: the strategy of the one session driver,
  * VoiceSession, which owns the agent, the AgentSession and the phases. `local` plays a WAV file
@@ -25,6 +33,12 @@ export interface SessionTransport {
   readonly kind: 'local' | 'livekit';
   /** Called once, by the VoiceSession that owns this transport. */
   bind(host: TransportHost): void;
+  /**
+   * The agent and its providers are built at connect, after `open()` (LiveKit: after the room join,
+   * where agents-js's entry builds them after `ctx.connect()`, so `ctx.room` is joined); otherwise
+   * at prewarm.
+   */
+  readonly buildsAfterOpen?: boolean;
   /** Prewarm, before the agent is built: what user code must see then (LiveKit: the JobContext). Idempotent. */
   prepare(): Promise<void>;
   /** Runs user code (agent factories, the session's start, the greeting) in the transport's context. */
@@ -37,6 +51,6 @@ export interface SessionTransport {
   watch(): () => void;
   /** The VAD has run on more of the input (the local transport paces its end on it). */
   vadProgress?(): void;
-  /** Frees what the transport opened, also after a failed phase; rejects with the first failure. */
-  close(): Promise<void>;
+  /** After the AgentSession closed: frees what the transport opened, also after a failed phase; rejects with the first failure. */
+  close(end?: SessionEnd): Promise<void>;
 }
