@@ -143,7 +143,8 @@ function placementCandidates(d: Draft) {
   return Object.values(d.ctx.workers).map((w) => ({
     id: w.id,
     state: w.state,
-    available: w.epoch !== null && (w.supervision === 'up' || w.supervision === 'remote'),
+    // A spare takes no sessions until it is promoted.
+    available: !w.spare && w.epoch !== null && (w.supervision === 'up' || w.supervision === 'remote'),
     capacity: w.capacity,
     active: w.active,
   }));

@@ -25,8 +25,9 @@ type EventOf<T extends SupervisorEvent['type']> = Extract<SupervisorEvent, { typ
 export const LOST_EPOCHS_KEPT = 8;
 
 /** A fresh view of a local worker that is about to be spawned. */
-export function localWorker(id: string, capacity: number, now: number): WorkerView {
+export function localWorker(id: string, capacity: number, now: number, spare = false): WorkerView {
   return {
+    ...(spare ? { spare: true } : {}),
     id,
     epoch: null,
     pid: null,
@@ -250,6 +251,7 @@ export function loseWorker(d: Draft, id: string, exit: WorkerExit, why: string):
     );
   }
   const w = patchWorker(d, id, { epoch: null, active: 0 });
+  if (d.mode === 'running' && w.local && !w.spare) promoteSpare(d, id, why);
   const endState = isNormalExit(exit) ? 'stopped' : 'failed';
   const { policy } = d.ctx;
   if (d.mode !== 'running') {
@@ -284,6 +286,21 @@ export function loseWorker(d: Draft, id: string, exit: WorkerExit, why: string):
     });
     d.effects.push({ kind: 'respawn', worker: id, delayMs, at: d.ctx.now + delayMs });
   }
+}
+
+/**
+ * A local worker serving sessions is lost: a ready spare takes its place at once (it starts taking
+ * sessions), and the lost worker becomes a spare, so its restart boots the new spare in the
+ * background. Without a ready spare nothing changes: the lost worker restarts as itself.
+ */
+function promoteSpare(d: Draft, lost: string, why: string): void {
+  const spare = Object.values(d.ctx.workers)
+    .filter((w) => w.spare && w.local && w.supervision === 'up' && w.epoch !== null && w.state === 'ready')
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))[0];
+  if (!spare) return;
+  patchWorker(d, spare.id, { spare: false });
+  patchWorker(d, lost, { spare: true });
+  emit(d, { type: 'worker.promoted', worker: spare.id, replaces: lost, reason: why });
 }
 
 /** A restart's backoff elapsed: spawn the worker again, unless something else happened since. */

@@ -201,7 +201,7 @@ export const supervisorMachine = setup({
       drainGraceMs: input.drainGraceMs ?? 5_000,
       endedLimit: input.endedLimit ?? 500,
       workers: Object.fromEntries(
-        (input.localWorkers ?? []).map((w) => [w.id, localWorker(w.id, w.capacity ?? 1, now)]),
+        (input.localWorkers ?? []).map((w) => [w.id, localWorker(w.id, w.capacity ?? 1, now, w.spare)]),
       ),
       sessions: {},
       jobs: {},

@@ -20,7 +20,7 @@ export interface SupervisorInput {
   pool: string;
   registry: AgentSpec[];
   /** Workers this supervisor spawns and restarts; every other worker that says hello is remote. */
-  localWorkers?: { id: string; capacity?: number }[];
+  localWorkers?: { id: string; capacity?: number; spare?: boolean }[];
   policy?: {
     restart?: RestartType;
     intensity?: Partial<RestartPolicy['intensity']>;
@@ -74,6 +74,11 @@ export interface WorkerView {
   since: number;
   /** Why the worker last failed (its own report, or how its process ended); cleared by its next hello. */
   error?: ErrorData;
+  /**
+   * A hot spare: a prewarmed local worker that takes no sessions until a worker is lost, when it
+   * takes that worker's place at once (and the lost one restarts as the new spare).
+   */
+  spare?: boolean;
   /** The worker's own rejection counters, from its latest heartbeat. */
   rejected: Record<string, number>;
   /**
@@ -275,6 +280,8 @@ export type SupervisorEmitted =
   /** Start (or restart) a local worker process. `attempt` is 0 for the first start. */
   | { type: 'worker.spawn'; worker: string; attempt: number; restarts: number }
   | { type: 'worker.kill'; worker: string; pid: number | null; reason: string }
+  /** A ready spare took a lost worker's place; the lost worker restarts as the new spare. */
+  | { type: 'worker.promoted'; worker: string; replaces: string; reason: string }
   | { type: 'worker.drain'; worker: string; timeoutMs: number }
   | {
       type: 'worker.given_up';

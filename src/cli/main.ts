@@ -34,7 +34,7 @@ const INSPECT_PORT = 7070;
 function poolCommand(
   name: string,
   description: string,
-  defaults: { workers: number; pretty: boolean; inspect: boolean },
+  defaults: { workers: number; spares: number; pretty: boolean; inspect: boolean },
 ) {
   const cmd = program.command(name);
   cmd.addHelpText(
@@ -56,6 +56,11 @@ function poolCommand(
       new Option('--workers <n>', 'local worker processes to start')
         .argParser(nonNegativeInt('--workers'))
         .default(defaults.workers),
+    )
+    .addOption(
+      new Option('--spares <n>', 'prewarmed spare workers: one takes a lost worker\'s place at once')
+        .argParser(nonNegativeInt('--spares'))
+        .default(defaults.spares),
     )
     .addOption(
       new Option('--capacity <n>', 'sessions per worker').argParser(positiveInt('--capacity')).default(25),
@@ -125,6 +130,7 @@ function poolCommand(
           nats: await resolveNats(opts.nats),
           pool: opts.pool,
           workers: opts.workers,
+          spares: opts.spares,
           capacity: opts.capacity,
           drainTimeoutMs: opts.drainTimeout,
           heartbeatMs: opts.heartbeat,
@@ -149,16 +155,19 @@ function poolCommand(
 
 poolCommand('dev', 'run a supervisor and local workers, with human-friendly logs', {
   workers: availableParallelism(),
+  spares: 1,
   pretty: true,
   inspect: true,
 });
 poolCommand('start', 'run a supervisor and local workers, with JSON logs (production)', {
   workers: availableParallelism(),
+  spares: 1,
   pretty: false,
   inspect: false,
 });
 poolCommand('supervisor', 'run a supervisor only; workers join from any host with `openrtc worker`', {
   workers: 0,
+  spares: 0,
   pretty: false,
   inspect: false,
 });

@@ -46,7 +46,7 @@ export function formatStatus(s: MessageOf<'status.ok'>, now: number): string {
         w.worker,
         String(w.pid ?? '-'),
         w.host ?? '-',
-        w.state,
+        w.spare ? `${w.state} (spare)` : w.state,
         w.supervision,
         `${w.active}/${w.capacity}`,
         (w.rssBytes / 1048576).toFixed(0),

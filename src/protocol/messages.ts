@@ -226,6 +226,8 @@ export const WorkerStatus = z.object({
   lastSeen: UnixMs.nullable(),
   /** Why the worker last failed (its own report, or how its process ended); cleared by its next hello. */
   error: ErrorData.optional(),
+  /** A hot spare: prewarmed, takes no sessions until it replaces a lost worker. */
+  spare: z.boolean().optional(),
 });
 
 export const SessionStatus = z.object({

@@ -24,6 +24,11 @@ export interface PoolOptions extends PoolSinkOptions {
   pool: string;
   /** Local worker processes to spawn (0: remote workers only). */
   workers: number;
+  /**
+   * Hot spares: prewarmed local worker processes that take no sessions until a worker is lost, when
+   * one takes its place at once (and a new spare boots in the background). Default 0.
+   */
+  spares?: number;
   capacity: number;
   drainTimeoutMs: number;
   heartbeatMs: number;
@@ -109,10 +114,17 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
   // Ids are unique per supervisor incarnation: workers left draining by a dead supervisor must
   // never share a command subject with the new supervisor's workers.
   const incarnation = randomBytes(2).toString('hex');
-  const localWorkers = Array.from({ length: opts.workers }, (_, i) => ({
-    id: `w${i + 1}-${incarnation}`,
-    capacity: opts.capacity,
-  }));
+  const localWorkers = [
+    ...Array.from({ length: opts.workers }, (_, i) => ({
+      id: `w${i + 1}-${incarnation}`,
+      capacity: opts.capacity,
+    })),
+    ...Array.from({ length: opts.spares ?? 0 }, (_, i) => ({
+      id: `s${i + 1}-${incarnation}`,
+      capacity: opts.capacity,
+      spare: true,
+    })),
+  ];
   const workerArgs = (id: string) => [
     '--nats',
     natsUrl,

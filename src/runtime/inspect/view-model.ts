@@ -79,7 +79,8 @@ export class PoolView {
       const prev = this.workers.get(w.worker);
       this.workers.set(w.worker, {
         worker: w.worker,
-        state: w.state,
+        // A hot spare is shown as one: it takes no sessions until it replaces a lost worker.
+        state: w.spare ? `${w.state} (spare)` : w.state,
         supervision: w.supervision,
         active: w.active,
         capacity: w.capacity,

@@ -391,6 +391,9 @@ export class SupervisorService {
         e.attempt === 0 ? 'worker spawned' : 'worker restarted',
       );
     });
+    a.on('worker.promoted', (e) =>
+      this.log.warn({ worker: e.worker, replaces: e.replaces, reason: e.reason }, 'spare worker promoted'),
+    );
     a.on('worker.kill', (e) => {
       this.log.warn({ worker: e.worker, pid: e.pid, reason: e.reason }, 'killing worker');
       this.o.killWorker(e.worker, 'SIGKILL');

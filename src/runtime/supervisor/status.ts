@@ -39,6 +39,7 @@ export function buildStatus(
         prewarmMs: w.prewarmMs,
         restarts: w.restarts,
         lastSeen: w.lastSeen,
+        ...(w.spare ? { spare: true } : {}),
         ...(w.error ? { error: w.error } : {}),
       })),
     sessions: knownSessions(ctx).map((x) => ({
