@@ -53,6 +53,8 @@ function roomSession(opts: {
   agentModule?: string;
   url?: string;
   join?: boolean;
+  /** The agent factory awaits ctx.waitForParticipant() (default true). */
+  waitForCaller?: boolean;
 }) {
   const job = roomJob(opts.room);
   const { steps, seen } = opts;
@@ -64,7 +66,7 @@ function roomSession(opts: {
       steps.push('factory');
       seen.roomName = ctx.room.name;
       seen.connected = ctx.room.isConnected;
-      seen.participant = (await ctx.waitForParticipant()).identity;
+      if (opts.waitForCaller !== false) seen.participant = (await ctx.waitForParticipant()).identity;
       addRecordingCallbacks(ctx, steps);
       traceReportStep(ctx, steps);
       return new agentsVoice.Agent({ instructions: 'You help.' });
@@ -122,7 +124,13 @@ describe("the agent-facing context of an openrtc agent's LiveKit session", () =>
   it("ends the job in agents-js's order: session closed, onSessionEnd with its session report, ctx._onSessionEnd(), the room left, then the shutdown callbacks concurrently in the job's context", async () => {
     const steps: string[] = [];
     const seen: Seen = {};
-    const { job, session } = roomSession({ id: 'c3', room: 'support-3', steps, seen });
+    const { job, session } = roomSession({
+      id: 'c3',
+      room: 'support-3',
+      steps,
+      seen,
+      waitForCaller: false,
+    });
     await session.connect(1);
     await session.close();
     expect(steps).toEqual([
@@ -142,7 +150,14 @@ describe("the agent-facing context of an openrtc agent's LiveKit session", () =>
   it("ctx.proc is the agent's own: shared by the agent's sessions, not by another agent's; userData.vad is the worker's VAD", async () => {
     const procs: JobContext['proc'][] = [];
     const sessions = ['dental.ts', 'dental.ts', 'vet.ts'].map((agentModule, i) => {
-      const r = roomSession({ id: `p${i}`, room: `room-${i}`, steps: [], seen: {}, agentModule });
+      const r = roomSession({
+        id: `p${i}`,
+        room: `room-${i}`,
+        steps: [],
+        seen: {},
+        agentModule,
+        waitForCaller: false,
+      });
       return r;
     });
     for (const { session, transport } of sessions) {
