@@ -60,6 +60,9 @@ describe('an agents-js entry agent in a pool', () => {
       pool,
       '--workers',
       '1',
+      // One worker process: no hot spare, whose prewarm would be a second one.
+      '--spares',
+      '0',
       '--drain-timeout',
       '1000',
     ]);
