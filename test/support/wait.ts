@@ -5,7 +5,7 @@ const show = (x: unknown): string => {
   if (x instanceof Error) return `${x.name}: ${x.message}`;
   let text: string;
   try {
-    text = typeof x === 'string' ? x : JSON.stringify(x);
+    text = typeof x === 'string' ? x : (JSON.stringify(x) ?? String(x));
   } catch {
     text = String(x);
   }
