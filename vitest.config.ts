@@ -46,6 +46,8 @@ export default defineConfig({
     // Wall-clock bounds catch hangs, not slowness: generous, because CI shares two busy cores.
     testTimeout: 60_000,
     hookTimeout: 60_000,
+    // Name a test under its file only when it is really slow: a green run stays short.
+    slowTestThreshold: 10_000,
     env: {
       // agents-js warns "slower than realtime" whenever a test feeds audio faster than real time.
       OPENRTC_AGENTS_LOG_LEVEL: process.env.OPENRTC_AGENTS_LOG_LEVEL ?? 'error',
