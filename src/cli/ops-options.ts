@@ -10,6 +10,8 @@ export interface OperationsFlags {
   maxTenantSessions?: number;
   breaker?: { failures: number; windowMs: number; cooldownMs: number };
   observer?: string[];
+  standby?: boolean;
+  leaseMs?: number;
 }
 
 function breakerSpec(value: string) {
@@ -45,6 +47,17 @@ export function addOperationsOptions(cmd: Command): Command {
     )
     .addOption(
       new Option('--observer <file...>', 'session observer module(s): get session start and end events'),
+    )
+    .addOption(
+      new Option(
+        '--standby',
+        'wait for the leadership lease (JetStream KV) and take over the pool when its supervisor is gone',
+      ),
+    )
+    .addOption(
+      new Option('--lease-ms <ms>', 'leadership lease lifetime without renewal (default 1500)').argParser(
+        positiveInt('--lease-ms'),
+      ),
     );
 }
 
@@ -60,10 +73,17 @@ export async function operationsOptions(opts: OperationsFlags): Promise<Operatio
   const breaker = opts.breaker ?? file?.breaker;
   const observers = [...(file?.observers ?? []), ...(opts.observer ?? []).map((f) => resolve(f))];
   const out: OperationsOptions = {
-    ...(file?.record !== undefined ? { record: file.record } : {}),
+    ...(opts.standby ? { standby: true } : {}),
+    ...(opts.leaseMs !== undefined ? { lease: { ttlMs: opts.leaseMs } } : {}),
+    // A supervisor that lost its lease has already stopped commanding; it exits (code 3) so
+    // nothing of it lingers. Its local workers drain when they see it gone.
+    onLeadershipLost: (reason) => {
+      process.stderr.write(`openrtc: leadership lost (${reason}); another supervisor leads this pool\n`);
+      process.exit(3);
+    },
     ...(Object.keys(limits).length ? { limits } : {}),
     ...(breaker ? { breaker } : {}),
     ...(observers.length ? { observers } : {}),
   };
-  return Object.keys(out).length ? out : undefined;
+  return out;
 }

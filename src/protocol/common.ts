@@ -78,6 +78,8 @@ export const ERROR_CODES = [
   'over_limit',
   /** The agent's circuit breaker is open (too many recent failures): refused at once. */
   'agent_unhealthy',
+  /** A command from a supervisor whose leadership term is older than one the worker has seen. */
+  'stale_term',
 ] as const;
 export const ErrorCode = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof ErrorCode>;

@@ -141,30 +141,39 @@ export const SessionSpeech = message('session.speech', {
 
 // ── supervisor → worker (request/reply on the worker's command subject) ─────────────────
 
+/**
+ * The leader's term (docs/operations.md): the revision of its leadership lease, higher for every
+ * new leader. A worker refuses a command whose term is older than one it has seen (stale_term).
+ */
+const Term = z.number().int().nonnegative();
+
 export const SessionStart = message('session.start', {
   session: SessionId,
   agent: AgentName,
   job: JobDescriptor,
   transport: Transport,
   limits: SessionLimits.optional(),
+  term: Term.optional(),
 });
 
 export const SessionCancel = message('session.cancel', {
   session: SessionId,
   reason: z.string().max(1024).optional(),
+  term: Term.optional(),
 });
 
-export const Drain = message('drain', { timeoutMs: z.number().int().nonnegative() });
+export const Drain = message('drain', { timeoutMs: z.number().int().nonnegative(), term: Term.optional() });
 export const Shutdown = message('shutdown', {
   reason: z.string().max(1024),
   /** Only this incarnation obeys: the supervisor stops a fenced (stale) worker without touching a new one. */
   epoch: Epoch.optional(),
+  term: Term.optional(),
 });
 
 // ── supervisor → everyone ─────────────────────────────────────────────────────────────
 
 /** Published when a supervisor starts: workers answer with a fresh hello, so it can re-adopt them. */
-export const SupervisorUp = message('supervisor.up', { epoch: Epoch });
+export const SupervisorUp = message('supervisor.up', { epoch: Epoch, term: Term.optional() });
 
 // ── client → supervisor (request/reply) ───────────────────────────────────────────────
 

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from './logger.ts';
 import { natsInboxPrefix } from './nats/auth.ts';
 import { Bus } from './nats/bus.ts';
 import { type RunningNatsServer, startNatsServer } from './nats/server.ts';
+import { Lease, type LeaseOptions } from './ops/lease.ts';
 import { loadObservers, SessionObservers } from './ops/observers.ts';
 import { DurableRecord, type RecordOptions } from './ops/record.ts';
 import { ProcessSpawner } from './spawner.ts';
@@ -56,6 +57,12 @@ export interface OperationsOptions {
   observers?: string[];
   /** Retention of the durable record of ended sessions (JetStream); false: none. */
   record?: RecordOptions | false;
+  /** Wait for the leadership lease as long as it takes, then lead (`openrtc supervisor --standby`). */
+  standby?: boolean;
+  /** The leadership lease (JetStream KV); false: no lease, no terms (one supervisor only). */
+  lease?: LeaseOptions | false;
+  /** Called once if this supervisor loses its lease (it has stopped commanding workers by then). */
+  onLeadershipLost?: (reason: string) => void;
 }
 
 /** A running pool: a supervisor in this process, local worker processes, maybe an embedded NATS. */
@@ -108,6 +115,11 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     log,
     connect: { ...opts.natsAuth, inboxPrefix: natsInboxPrefix(opts.pool, { kind: 'supervisor' }) },
   });
+  const { lease, term } = await lead(bus, opts.pool, log, ops).catch(async (err: unknown) => {
+    await bus.close();
+    await embedded?.stop();
+    throw err;
+  });
   const record = await openRecord(bus, opts.pool, log, ops.record);
   const restored = record ? await loadRecord(record, log) : [];
   const spawner = new ProcessSpawner();
@@ -151,6 +163,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     ...(opts.policy ? { policy: opts.policy } : {}),
     ...(ops.limits ? { limits: ops.limits } : {}),
     ...(ops.breaker ? { breaker: ops.breaker } : {}),
+    ...(term !== undefined ? { term } : {}),
     ...(record
       ? {
           restored,
@@ -187,6 +200,11 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
   );
   observers.attach(service.actor);
   record?.attach(service.actor, service.history);
+  // Losing the lease: another supervisor leads now. Stop commanding at once (close the bus).
+  lease?.keep((reason) => {
+    void bus.close();
+    ops.onLeadershipLost?.(reason);
+  });
   service.start();
   const livekit = opts.livekit ? new LiveKitDispatcher(service, registry, opts.livekit, log) : undefined;
   livekit?.start();
@@ -202,6 +220,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
       await observers.settled();
       observers.close();
       await record?.flush();
+      await lease?.release();
       await spawner.stopAll(5000);
       await sinks.stop();
       await bus.close();
@@ -287,4 +306,52 @@ async function loadRecord(record: DurableRecord, log: Logger): Promise<SessionVi
     log.warn({ err: { message: (err as Error).message } }, 'durable record: load failed');
     return [];
   }
+}
+
+/**
+ * Takes the pool's leadership lease: at once, or within two lease lifetimes (a supervisor killed
+ * just before may still hold it); a standby waits as long as it takes. Without JetStream, or with
+ * `lease: false`, there is no lease and no term.
+ */
+async function lead(
+  bus: Bus,
+  pool: string,
+  log: Logger,
+  ops: OperationsOptions,
+): Promise<{ lease?: Lease; term?: number }> {
+  if (ops.lease === false) return {};
+  let lease: Lease;
+  try {
+    lease = await Lease.open(
+      bus,
+      pool,
+      `${process.pid}-${randomBytes(3).toString('hex')}`,
+      log,
+      ops.lease ?? {},
+    );
+  } catch (err) {
+    if (ops.standby)
+      throw new Error(`--standby needs JetStream on the nats-server: ${(err as Error).message}`);
+    log.warn(
+      { err: { message: (err as Error).message } },
+      'no leadership lease (does the nats-server run JetStream?)',
+    );
+    return {};
+  }
+  const holder = await lease.holder().catch(() => undefined);
+  if (ops.standby)
+    log.info({ bucket: lease.bucket, leader: holder?.id }, 'standby: waiting for the leadership lease');
+  const term = await lease.acquire(
+    ops.standby ? { pollMs: 100 } : { pollMs: 100, giveUpMs: lease.ttlMs * 2 + 1000 },
+  );
+  if (term === undefined) {
+    throw new Error(
+      `another supervisor leads pool ${pool} (lease ${lease.bucket}, holder ${holder?.id ?? 'unknown'}); start this one with --standby to take over when it is gone`,
+    );
+  }
+  log.info(
+    { term, bucket: lease.bucket },
+    ops.standby ? 'standby took over: leading the pool' : 'leading the pool',
+  );
+  return { lease, term };
 }

@@ -48,6 +48,8 @@ export interface SupervisorServiceOptions {
   /** Ended sessions from the durable record, and where to find the history of older ones. */
   restored?: SupervisorInput['ended'];
   historyFallback?: (session: string) => Promise<SessionHistory | undefined>;
+  /** This supervisor's leadership term (its lease revision): every command and supervisor.up carries it. */
+  term?: number;
   /** Starts a local worker process; returns its pid. */
   spawnWorker(worker: string, attempt: number): number;
   killWorker(worker: string, signal: NodeJS.Signals): void;
@@ -435,7 +437,13 @@ export class SupervisorService {
     });
     a.on('supervisor.announce', (e) => {
       this.log.info({ epoch: this.epoch, reason: e.reason }, 'asking every worker to say hello');
-      this.o.bus.publish(this.s.broadcast, this.o.bus.make('supervisor.up', { epoch: this.epoch }));
+      this.o.bus.publish(
+        this.s.broadcast,
+        this.o.bus.make('supervisor.up', {
+          epoch: this.epoch,
+          ...(this.o.term !== undefined ? { term: this.o.term } : {}),
+        }),
+      );
     });
     a.on('pool.health', (e) =>
       this.log[e.health === 'degraded' ? 'warn' : 'info'](
@@ -503,9 +511,10 @@ export class SupervisorService {
     attempts = 1,
   ): Promise<ErrorData | undefined> {
     let last: ErrorData | undefined;
+    const fenced = this.o.term !== undefined ? { ...msg, term: this.o.term } : msg;
     for (let i = 0; i < attempts; i++) {
       try {
-        await this.o.bus.request(this.s.workerCmd(worker), msg, COMMAND_TIMEOUT_MS);
+        await this.o.bus.request(this.s.workerCmd(worker), fenced, COMMAND_TIMEOUT_MS);
         return undefined;
       } catch (err) {
         last = err instanceof RequestFailedError ? err.error : toErrorData(err);

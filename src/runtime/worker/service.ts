@@ -82,6 +82,11 @@ export class WorkerService {
   private readonly actor: Actor<WorkerMachine>;
   private readonly inspector: InspectPublisher;
   private readonly host = hostname();
+  /**
+   * Fencing (docs/operations.md): the highest leadership term seen in a command or supervisor.up.
+   * A command from an older term comes from a supervisor that is no longer the leader: refused.
+   */
+  private term = 0;
 
   constructor(private readonly o: WorkerServiceOptions) {
     this.s = subjects(o.pool);
@@ -137,7 +142,13 @@ export class WorkerService {
     bus.subscribe(this.s.workerCmd(this.o.workerId), (msg) => this.onCommand(msg));
     bus.subscribe(this.s.broadcast, (msg) => {
       // A (re)started supervisor asks everyone to say hello again, so it can re-adopt sessions.
-      if (msg.type === 'supervisor.up') this.actor.send({ type: 'SUPERVISOR_UP' });
+      if (msg.type !== 'supervisor.up') return;
+      if (msg.term !== undefined && msg.term < this.term) {
+        this.o.log.warn({ term: msg.term, current: this.term }, 'supervisor.up from a stale leader ignored');
+        return;
+      }
+      if (msg.term !== undefined) this.term = msg.term;
+      this.actor.send({ type: 'SUPERVISOR_UP' });
     });
     bus.onLink((up) => this.actor.send({ type: 'LINK', up, now: Date.now() }));
     this.actor.start();
@@ -198,6 +209,16 @@ export class WorkerService {
 
   private onCommand(msg: Message): Reply | undefined {
     const { bus } = this.o;
+    const term = 'term' in msg && typeof msg.term === 'number' ? msg.term : undefined;
+    if (term !== undefined && term < this.term) {
+      this.o.log.warn({ type: msg.type, term, current: this.term }, 'command from a stale leader refused');
+      return this.error(msg.id, {
+        code: 'stale_term',
+        message: `worker ${this.o.workerId} follows leadership term ${this.term}; this ${msg.type} carries term ${term}`,
+        details: { term, current: this.term },
+      });
+    }
+    if (term !== undefined) this.term = term;
     switch (msg.type) {
       case 'session.start':
         return this.startSession(msg);
