@@ -24,6 +24,8 @@ const mode = benchMode();
 const log = benchLog('failover');
 const RUNS = byMode(mode, { full: 10, quick: 3, smoke: 1 });
 const HUNG_RUNS = byMode(mode, { full: 5, quick: 2, smoke: 1 });
+/** Kill runs on a pool with one hot spare. */
+const SPARE_RUNS = byMode(mode, { full: 5, quick: 2, smoke: 1 });
 const SESSIONS = 4;
 const LONG = { kind: 'silence' as const, durationMs: 120_000 };
 
@@ -35,11 +37,19 @@ function logged(lines: Record<string, unknown>[], msg: string, since: number): n
 
 async function once(nats: string, i: number, how: FailoverRun['how']): Promise<FailoverRun> {
   const { log: supLog, lines } = memoryLog({ pool: `failover${i}`, role: 'supervisor' });
-  const bench = await startBenchPool({ nats, name: `failover${i}`, workers: 2, capacity: 10, log: supLog });
+  const spares = how === 'spare' ? 1 : 0;
+  const bench = await startBenchPool({
+    nats,
+    name: `failover${i}`,
+    workers: 2,
+    spares,
+    capacity: 10,
+    log: supLog,
+  });
   const watch = new InspectWatch(bench.client);
   let victimPid: number | undefined;
   try {
-    await waitReady(bench.client, 2);
+    await waitReady(bench.client, 2 + spares);
     const placed: { session: string; worker: string }[] = [];
     for (let k = 0; k < SESSIONS; k++)
       placed.push(await bench.client.dispatch({ agent: 'restaurant', audio: LONG }));
@@ -55,10 +65,10 @@ async function once(nats: string, i: number, how: FailoverRun['how']): Promise<F
 
     const killedTs = Date.now();
     const killedAt = performance.now();
-    process.kill(victim.pid, how === 'kill' ? 'SIGKILL' : 'SIGSTOP');
+    process.kill(victim.pid, how === 'hung' ? 'SIGSTOP' : 'SIGKILL');
     victimPid = victim.pid;
     const after =
-      how === 'kill'
+      how !== 'hung'
         ? await bench.client.dispatch({ agent: 'dental', audio: LONG }).then(
             (p) => ({ ok: true as const, session: p.session, worker: p.worker }),
             (err: Error) => ({ ok: false as const, error: err.message }),
@@ -109,6 +119,7 @@ async function once(nats: string, i: number, how: FailoverRun['how']): Promise<F
             : { error: watch.state(after.session, 'failed')?.error ?? 'not active in 15 s' }
           : { error: after.error }),
       },
+      ...(how === 'spare' ? { spareMs: logged(lines, 'spare worker promoted', killedTs) - killedTs } : {}),
       hops: {
         exitSeen: logged(lines, 'worker process exited', killedTs) - killedTs,
         respawned: logged(lines, 'worker restarted', killedTs) - killedTs,
@@ -146,11 +157,13 @@ async function main(): Promise<void> {
   try {
     for (let i = 1; i <= RUNS; i++) runs.push(await once(nats.url, i, 'kill'));
     for (let i = 1; i <= HUNG_RUNS; i++) runs.push(await once(nats.url, RUNS + i, 'hung'));
+    for (let i = 1; i <= SPARE_RUNS; i++) runs.push(await once(nats.url, RUNS + HUNG_RUNS + i, 'spare'));
   } finally {
     await nats.stop();
   }
   const kills = runs.filter((r) => r.how === 'kill');
   const hung = runs.filter((r) => r.how === 'hung');
+  const spare = runs.filter((r) => r.how === 'spare');
   const detect = kills.map((r) => r.detectMs);
   const ready = kills.map((r) => r.readyMs);
   const result = {
@@ -166,6 +179,11 @@ async function main(): Promise<void> {
     remote_detect_ms_median: round(median(hung.map((r) => r.detectMs))),
     remote_detect_ms_max: round(max(hung.map((r) => r.detectMs))),
     remote_ready_ms_median: round(median(hung.map((r) => r.readyMs))),
+    spare_runs: spare.length,
+    spare_ready_ms_median: round(median(spare.map((r) => r.spareMs ?? Number.NaN))),
+    spare_ready_ms_max: round(max(spare.map((r) => r.spareMs ?? Number.NaN))),
+    spare_replenished_ms_median: round(median(spare.map((r) => r.readyMs))),
+    spare_dispatch_after_kill_active: spare.filter((r) => r.afterKill.active).length,
     dispatch_after_kill_ok: kills.every((r) => r.afterKill.active),
     dispatch_after_kill_active: kills.filter((r) => r.afterKill.active).length,
     survivors_untouched: runs.every((r) => r.survivorsAlive),

@@ -4,7 +4,9 @@ import { round } from './stats.ts';
 
 export interface FailoverRun {
   /** kill: SIGKILL (detected by the exit); hung: SIGSTOP (detected by missed heartbeats). */
-  how: 'kill' | 'hung';
+  how: 'kill' | 'hung' | 'spare';
+  /** Spare runs: kill → the supervisor promotes the spare (its log line). */
+  spareMs?: number;
   detectMs: number;
   readyMs: number;
   lost: number;
@@ -27,6 +29,12 @@ export function failoverDoc(
     remote_detect_ms_median: number;
     remote_detect_ms_max: number;
     remote_ready_ms_median: number;
+    spare_runs: number;
+    spare_ready_ms_median: number;
+    spare_ready_ms_max: number;
+    spare_replenished_ms_median: number;
+    spare_dispatch_after_kill_active: number;
+    target_spare_ready_ms: number;
     dispatch_after_kill_active: number;
     survivors_untouched: boolean;
     target_detect_ms: number;
@@ -51,10 +59,10 @@ export function failoverDoc(
     ],
     runs.map((x, i) => [
       i + 1,
-      x.how === 'kill' ? 'SIGKILL' : 'SIGSTOP',
+      x.how === 'hung' ? 'SIGSTOP' : x.how === 'spare' ? 'SIGKILL, 1 spare' : 'SIGKILL',
       x.lost,
       round(x.detectMs),
-      round(x.readyMs),
+      x.how === 'spare' ? `${round(x.readyMs)} (spare serving at ${x.spareMs})` : round(x.readyMs),
       x.hops.exitSeen,
       x.hops.respawned,
       x.hops.registering,
@@ -75,8 +83,11 @@ ${hardwareLine(r.hardware)}
 | replacement ready after a kill | ${r.ready_ms_median} | ${r.ready_ms_max} | ≤ ${r.target_ready_ms} | ${verdict(r.ready_ms_median <= r.target_ready_ms, 'median')} |
 | detection, hung worker (heartbeat ${r.heartbeat_ms} ms) | ${r.remote_detect_ms_median} | ${r.remote_detect_ms_max} | ≤ ${r.target_remote_detect_ms} | ${verdict(r.remote_detect_ms_median <= r.target_remote_detect_ms, 'median')} |
 | replacement ready after a hang | ${r.remote_ready_ms_median} | | | |
+| with a hot spare: the spare takes the killed worker's place | ${r.spare_ready_ms_median} | ${r.spare_ready_ms_max} | ≤ ${r.target_spare_ready_ms} | ${verdict(r.spare_ready_ms_median <= r.target_spare_ready_ms, 'median')} |
+| with a hot spare: a new spare ready | ${r.spare_replenished_ms_median} | | | |
 
-A dispatch made right after a kill reached \`active\` in ${r.dispatch_after_kill_active} of ${r.runs} runs;
+A dispatch made right after a kill reached \`active\` in ${r.dispatch_after_kill_active} of ${r.runs} runs
+(with a spare: ${r.spare_dispatch_after_kill_active} of ${r.spare_runs});
 the other worker's sessions were ${r.survivors_untouched ? 'untouched in every run' : 'NOT untouched in every run'}.
 
 ${table}
@@ -90,7 +101,9 @@ the "ready ms").
 - Each run is a fresh pool (supervisor in the benchmark process, 2 \`openrtc worker\` processes, one
   nats-server) with the default restart policy and heartbeat: 4 sessions of the restaurant agent
   on 120 s of silence, all \`active\`, then one worker is lost: SIGKILL (${r.runs} runs), or SIGSTOP
-  (${r.hung_runs} runs: the process stays, silent, as a hung or partitioned remote worker does).
+  (${r.hung_runs} runs: the process stays, silent, as a hung or partitioned remote worker does), or
+  SIGKILL on a pool with one hot spare (${r.spare_runs} runs: spare ready ms is the kill → the
+  supervisor's \`spare worker promoted\`; ready ms is the kill → the new spare ready).
   After a kill one more session is dispatched at once.
 - \`detect ms\`: loss → the last lost session's \`failed\` transition with error \`worker_lost\`
   arrives on the inspect subjects (what any client sees). \`ready ms\`: loss → the replacement

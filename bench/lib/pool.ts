@@ -25,6 +25,8 @@ export async function startBenchPool(o: {
   nats: string;
   name: string;
   workers: number;
+  /** Hot spare workers (default 0). */
+  spares?: number;
   capacity: number;
   heartbeatMs?: number;
   drainTimeoutMs?: number;
@@ -39,6 +41,7 @@ export async function startBenchPool(o: {
     nats: o.nats,
     pool: o.name,
     workers: o.workers,
+    ...(o.spares ? { spares: o.spares } : {}),
     capacity: o.capacity,
     drainTimeoutMs: o.drainTimeoutMs ?? 2000,
     heartbeatMs: o.heartbeatMs ?? 1000,
