@@ -456,14 +456,6 @@ export class SupervisorService {
         { agent: e.agent, state: e.state, previous: e.previous, failures: e.failures, reason: e.reason },
         'agent circuit breaker',
       );
-      this.inspector.publish({
-        actor: { id: `breaker:${e.agent}`, kind: 'supervisor', parent: SUPERVISOR_ID },
-        from: e.previous,
-        to: e.state,
-        event: 'BREAKER',
-        seq: this.actor.getSnapshot().context.seq,
-        summary: { agent: e.agent, failures: String(e.failures), reason: e.reason },
-      });
     });
     a.on('supervisor.transition', (e) =>
       this.inspector.publish({
