@@ -5,6 +5,7 @@ import type { SupervisorMachine } from '../../actors/supervisor.machine.ts';
 import type { ErrorData, SessionState } from '../../protocol/index.ts';
 import { toErrorData } from '../../protocol/index.ts';
 import type { Logger } from '../logger.ts';
+import { RUN_FROM } from '../run-from.ts';
 
 /** A session was placed on a worker (a dispatch that got a session; not a move, not a repeat). */
 export interface SessionStartEvent {
@@ -67,11 +68,20 @@ const OUTCOME: Record<string, SessionEndEvent['outcome']> = {
   cancelled: 'cancelled',
 };
 
+let typescript: Promise<void> | undefined;
+
 /** Imports each observer module; a module that fails to load or exports no hook is an error naming its file. */
 export async function loadObservers(files: readonly string[]): Promise<Loaded[]> {
   const out: Loaded[] = [];
   for (const file of files) {
     let mod: Record<string, unknown>;
+    // A TypeScript observer needs tsx when this process runs from the build (as agent modules do).
+    if (RUN_FROM !== 'src' && /\.[cm]?tsx?$/.test(file)) {
+      typescript ??= import('tsx/esm/api').then(({ register }) => {
+        register();
+      });
+      await typescript;
+    }
     try {
       mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     } catch (err) {
