@@ -1,8 +1,8 @@
 /**
- * The benchmark suite: density, capacity, dispatch, failover, protocol and soak, one after another,
- * each in its own process. Prints their six JSON lines on stdout (their logs go to stderr); arguments
- * (`--quick`, `--smoke`) pass through. Exits non-zero if any benchmark failed or its line lacks a
- * field it must report (bench/lib/fields.ts). CI runs `npm run bench -- --smoke`.
+ * The benchmark suite: capacity, density, dispatch, failover, protocol, soak and startup, one after
+ * another, each in its own process. Prints their seven JSON lines on stdout (their logs go to
+ * stderr); arguments (`--quick`, `--smoke`) pass through. Exits non-zero if any benchmark failed or
+ * its line lacks a field it must report (bench/lib/fields.ts). CI runs `npm run bench -- --smoke`.
  *
  *   npm run bench [-- --quick]
  */
@@ -13,7 +13,7 @@ import { ROOT, writeDoc } from './lib/report.ts';
 import { summaryDoc } from './lib/summary-doc.ts';
 
 // capacity first: density measures at the sustainable N it finds (OPENRTC_BENCH_DENSITY_N).
-const BENCHES = ['capacity', 'density', 'dispatch', 'failover', 'protocol', 'soak'] as const;
+const BENCHES = ['capacity', 'density', 'dispatch', 'failover', 'protocol', 'soak', 'startup'] as const;
 const args = process.argv.slice(2);
 
 /** protocol.bench.ts knows `--quick` only: its tiniest run is its quick run. */

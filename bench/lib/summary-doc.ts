@@ -13,6 +13,7 @@ export function summaryDoc(results: Record<string, R>): string {
   const f = results.failover;
   const p = results.protocol;
   const s = results.soak;
+  const u = results.startup;
   const dPool = d?.pool as R | undefined;
   const dBase = d?.process_per_job as R | undefined;
   const rows: (string | number)[][] = [
@@ -80,6 +81,18 @@ export function summaryDoc(results: Record<string, R>): string {
       '≤ 1 MB',
       met(num(s, 'supervisor_mb_per_1000') <= 1 && num(s, 'worker_mb_per_1000') <= 1),
     ],
+    ...(
+      [
+        ['help_ms', '`openrtc --help`', 300, 'ratio_help'],
+        ['status_ms', '`openrtc status` against a running pool', 500, 'ratio_status'],
+        ['worker_ready_ms', 'worker spawn → ready', 1200, 'ratio_worker_ready'],
+      ] as const
+    ).map(([key, what, target, ratio]) => [
+      'startup (bench/startup.bench.ts)',
+      `${what}: **${num(u, key)} ms** median (${num(u, ratio)}× \`node -e 0\`, ${num(u, 'node_ms')} ms in the same run)`,
+      `≤ ${target} ms`,
+      met(num(u, key) <= target),
+    ]),
   ];
   return `# Benchmarks
 

@@ -107,26 +107,65 @@ test('hello greets the caller, and its session closes when the call ends', async
 });
 `;
 
-/** `openrtc init [dir]`: writes a new project; refuses to overwrite a file. Returns the exit code. */
+type Json = Record<string, unknown>;
+
+/**
+ * An existing package.json with what the project needs added: "type": "module", and the
+ * dependencies and scripts it does not have yet (what it has is kept, e.g. `openrtc` from a tarball).
+ */
+function mergePackageJson(file: string, ours: Json): string {
+  let theirs: Json;
+  try {
+    theirs = JSON.parse(readFileSync(file, 'utf8')) as Json;
+  } catch (err) {
+    throw new CliError(`${file}: not valid JSON (${(err as Error).message})`);
+  }
+  // npm init writes "type": "commonjs"; agent modules are ES modules.
+  if (theirs.type !== undefined && theirs.type !== 'module' && theirs.type !== 'commonjs') {
+    throw new CliError(`${file}: "type" is ${JSON.stringify(theirs.type)}, expected "module"`);
+  }
+  const merged: Json = { ...theirs, type: 'module' };
+  for (const key of ['scripts', 'dependencies', 'devDependencies']) {
+    merged[key] = { ...(ours[key] as Json), ...(theirs[key] as Json | undefined) };
+  }
+  // `npm init`'s placeholder test script gives way to the project's test.
+  const scripts = merged.scripts as Json;
+  if (/no test specified/.test(String((theirs.scripts as Json | undefined)?.test)))
+    scripts.test = (ours.scripts as Json).test;
+  return `${JSON.stringify(merged, null, 2)}\n`;
+}
+
+/**
+ * `openrtc init [dir]`: writes a new project. An existing package.json gets what it lacks (see
+ * mergePackageJson); any other file that exists is never overwritten. Returns the exit code.
+ */
 export function initCommand(
   dirArg: string | undefined,
   write: (text: string) => void = (t) => process.stdout.write(t),
 ): number {
   const dir = resolve(dirArg ?? '.');
   const files = scaffold(dir);
-  const taken = Object.keys(files).filter((f) => existsSync(join(dir, f)));
+  const taken = Object.keys(files).filter((f) => f !== 'package.json' && existsSync(join(dir, f)));
   if (taken.length > 0) {
     throw new CliError(`${dir} already has ${taken.join(', ')}: choose an empty or new folder`);
   }
+  const pkgFile = join(dir, 'package.json');
+  const updated = existsSync(pkgFile);
+  const wasCommonJs = updated && /"type"\s*:\s*"commonjs"/.test(readFileSync(pkgFile, 'utf8'));
+  if (updated) files['package.json'] = mergePackageJson(pkgFile, JSON.parse(files['package.json'] as string));
   for (const [file, text] of Object.entries(files)) {
     mkdirSync(join(dir, file, '..'), { recursive: true });
     writeFileSync(join(dir, file), text);
   }
+  const created = Object.keys(files).filter((f) => !(updated && f === 'package.json'));
   const rel = relative(process.cwd(), dir);
   const cd = rel.startsWith('..') ? dir : rel;
   write(
     [
-      `Created ${dir}: ${Object.keys(files).join(', ')}`,
+      `Created in ${dir}: ${created.join(', ')}${updated ? ' (and added to package.json)' : ''}`,
+      ...(wasCommonJs
+        ? ['package.json: "type" is now "module" (was "commonjs"): agent modules are ES modules']
+        : []),
       '',
       'Next:',
       ...(cd ? [`  cd ${cd}`] : []),

@@ -77,6 +77,6 @@ describe('openrtc init', () => {
     expect(readFileSync(join(dir, 'test/hello.test.ts'), 'utf8')).toContain("from 'openrtc/testing'");
     const again = openrtc(['init', dir]);
     expect(await exited(again)).toBe(2);
-    expect(again.output()).toContain(`${dir} already has package.json`);
+    expect(again.output()).toContain(`${dir} already has tsconfig.json, .gitignore, agents/hello.ts`);
   });
 });
