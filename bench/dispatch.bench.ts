@@ -33,7 +33,7 @@ const IN_FLIGHT = 4;
 /** A second pass, one at a time: the path's latency without queueing behind other dispatches. */
 const N_SEQUENTIAL = Math.ceil(N / 4);
 /** Jobs the agents-js baseline takes on its warm path, one at a time. */
-const WARM_JOBS = byMode(mode, { full: 20, quick: 6, smoke: 2 });
+const WARM_JOBS = byMode(mode, { full: 20, quick: 6, smoke: 1 });
 const IDLE = 2;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
