@@ -95,46 +95,45 @@ export class Lease {
   }
 
   /**
-   * Renews every renewMs with compare-and-set on the last revision. The first failed renewal (the
-   * lease expired and someone else took it, or the KV is unreachable past the TTL) calls `lost`
-   * once: from then on this supervisor must command no worker.
+   * Renews every renewMs with compare-and-set on the last revision. When a renewal fails and
+   * another supervisor is seen holding the lease, calls `lost` once: from then on this supervisor
+   * must command no worker. While JetStream is unreachable it keeps trying (its commands cannot
+   * reach a worker then either, and a worker refuses them once a newer leader has spoken).
    */
   keep(lost: (reason: string) => void): void {
     const held = this.held;
     if (!held) throw new Error('keep() before the lease was acquired');
-    let failingSince: number | undefined;
     const renew = async () => {
       try {
         this.revision = await this.kv.update(KEY, JSON.stringify(held), this.revision);
-        failingSince = undefined;
         this.timer = setTimeout(renew, this.renewMs);
-      } catch (err) {
-        const now = Date.now();
-        failingSince ??= now;
-        const message = (err as Error).message ?? String(err);
-        // The lease expired (a stall longer than the TTL) and nobody took it: take it back with the
-        // same term. No other leader existed in between, since create succeeds only on no lease.
-        try {
-          this.revision = await this.kv.create(KEY, JSON.stringify(held));
-          this.log.warn({ term: held.term }, 'leadership lease had expired unclaimed; taken back');
-          failingSince = undefined;
-          this.timer = setTimeout(renew, this.renewMs);
-          return;
-        } catch {
-          // Someone else holds it, or the KV is unreachable.
-        }
-        // A wrong revision is final: someone else holds the lease. Otherwise retry until the TTL.
-        if (
-          /wrong last sequence|key exists|revision/i.test(message) ||
-          now - (failingSince ?? now) >= this.ttlMs
-        ) {
-          this.log.error({ err: toErrorData(err), term: held.term }, 'leadership lease lost');
-          this.timer = undefined;
-          lost(message);
-          return;
-        }
-        this.timer = setTimeout(renew, Math.min(this.renewMs, 100));
+        return;
+      } catch {
+        // Not renewed: the lease expired (a stall longer than the TTL), someone else holds it, or
+        // JetStream is unreachable (then no command of ours reaches a worker either).
       }
+      try {
+        // Expired and unclaimed: take it back with the same term. No other leader existed in
+        // between, since create succeeds only when there is no live lease.
+        this.revision = await this.kv.create(KEY, JSON.stringify(held));
+        this.log.warn({ term: held.term }, 'leadership lease had expired unclaimed; taken back');
+        this.timer = setTimeout(renew, this.renewMs);
+        return;
+      } catch {
+        // Held by someone, or unreachable.
+      }
+      const holder = await this.holder().catch(() => undefined);
+      if (holder && holder.id !== this.id) {
+        this.log.error(
+          { term: held.term, holder: holder.id, holderTerm: holder.term },
+          'leadership lease lost',
+        );
+        this.timer = undefined;
+        lost(`supervisor ${holder.id} holds the lease (term ${holder.term})`);
+        return;
+      }
+      // Unreachable: keep trying. Lost only once another holder is seen.
+      this.timer = setTimeout(renew, Math.min(this.renewMs, 100));
     };
     this.timer = setTimeout(renew, 0);
   }
