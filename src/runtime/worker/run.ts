@@ -50,9 +50,11 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     vadLoads: vadLoadCount,
     prewarm: async (agents) => {
       const started = performance.now();
-      const { ms } = await loadSharedVad();
-      log.info({ ms: Math.round(ms) }, 'Silero VAD loaded (shared by every session on this worker)');
-      await prewarmAgents(agents, log);
+      // Silero's model session is created off the main thread while the agent modules are imported.
+      const vad = loadSharedVad().then(({ ms }) =>
+        log.info({ ms: Math.round(ms) }, 'Silero VAD loaded (shared by every session on this worker)'),
+      );
+      await Promise.all([vad, prewarmAgents(agents, log)]);
       return { ms: performance.now() - started };
     },
   });
