@@ -160,6 +160,30 @@ export function onHeartbeat(d: Draft, e: EventOf<'HEARTBEAT'>): void {
   // Ends first: a session the worker no longer lists, with its end in the record, ended as recorded.
   recordEnded(d, e.worker, e.ended ?? []);
   reconcileSessions(d, e.worker, e.sessions, true);
+  if (w.spare && e.state === 'ready') serveFirstReady(d, e.worker);
+}
+
+/**
+ * A spare is ready while a serving local worker is still booting (at start, or restarting after a
+ * loss with no ready spare): they swap roles, so the pool serves as soon as any process is ready.
+ */
+function serveFirstReady(d: Draft, spareId: string): void {
+  if (d.mode !== 'running') return;
+  const booting = Object.values(d.ctx.workers)
+    .filter(
+      (w) =>
+        w.local && !w.spare && w.epoch === null && (w.supervision === 'up' || w.supervision === 'restarting'),
+    )
+    .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))[0];
+  if (!booting) return;
+  patchWorker(d, spareId, { spare: false });
+  patchWorker(d, booting.id, { spare: true });
+  emit(d, {
+    type: 'worker.promoted',
+    worker: spareId,
+    replaces: booting.id,
+    reason: `spare ${spareId} is ready before worker ${booting.id}`,
+  });
 }
 
 export function onWorkerState(d: Draft, e: EventOf<'WORKER_STATE'>): void {

@@ -57,7 +57,7 @@ describe('hot spare workers (simulated clock)', () => {
     expect(p.of('worker.promoted')).toMatchObject([{ worker: 's1', replaces: 'w1' }]);
   });
 
-  it('without a ready spare the lost worker restarts as itself; a lost spare restarts as a spare', () => {
+  it('without a ready spare the lost worker restarts as itself; a spare ready later serves in its place', () => {
     const p = pool({ localWorkers: LOCAL });
     p.join('w1', 'e1');
     p.join('w2', 'e2');
@@ -65,9 +65,27 @@ describe('hot spare workers (simulated clock)', () => {
     p.exit('w1');
     expect(p.of('worker.promoted')).toEqual([]);
     expect(p.ctx().workers.w1?.spare).toBeFalsy();
+    // Ready while w1 is still restarting: they swap roles.
+    p.join('s1', 'es');
+    expect(p.of('worker.promoted')).toMatchObject([{ worker: 's1', replaces: 'w1' }]);
+    expect(p.ctx().workers.w1).toMatchObject({ spare: true, supervision: 'restarting' });
+  });
+
+  it('a lost spare restarts as a spare; at start, a spare ready before a serving worker serves', () => {
+    const p = pool({ localWorkers: LOCAL });
+    p.join('w1', 'e1');
+    p.join('w2', 'e2');
     p.join('s1', 'es');
     p.exit('s1');
     expect(p.of('worker.promoted')).toEqual([]);
     expect(p.ctx().workers.s1).toMatchObject({ spare: true, supervision: 'restarting' });
+
+    const q = pool({ localWorkers: LOCAL });
+    q.join('s1', 'es');
+    q.join('w2', 'e2');
+    expect(q.of('worker.promoted')).toMatchObject([{ worker: 's1', replaces: 'w1' }]);
+    expect(q.dispatch({ sessionId: 'a' })).toMatchObject({ ok: true });
+    q.join('w1', 'e1');
+    expect(q.ctx().workers.w1).toMatchObject({ spare: true, state: 'ready' });
   });
 });

@@ -9,7 +9,10 @@ describe('a hot spare worker (real processes)', () => {
   let t: TestPool;
   beforeAll(async () => {
     t = await startTestPool(nats.url, { workers: 1, spares: 1, capacity: 4 });
-    await readyWorkers(t.client, 2);
+    await readyWorkers(t.client, 1);
+    await waitFor('the spare ready', async () =>
+      (await t.client.status()).workers.some((w) => w.spare && w.state === 'ready'),
+    );
   }, 90_000);
   afterAll(async () => {
     await t?.stop();

@@ -62,7 +62,8 @@ export async function readyWorkers(client: PoolClient, n: number, timeoutMs = 30
     async (note) => {
       const s = await client.status(1000);
       note(s.workers.map((w) => `${w.worker}:${w.state}`));
-      const ready = s.workers.filter((w) => w.state === 'ready');
+      // Serving workers: a hot spare is ready too, but takes no sessions.
+      const ready = s.workers.filter((w) => w.state === 'ready' && !w.spare);
       return ready.length >= n ? ready : undefined;
     },
     timeoutMs,
