@@ -191,7 +191,9 @@ export function onWorkerState(d: Draft, e: EventOf<'WORKER_STATE'>): void {
   // Why it failed is kept even when the report comes late (its process exit was seen first).
   if (e.state === 'failed' && e.reason && d.ctx.workers[e.worker])
     patchWorker(d, e.worker, { error: e.reason });
-  if (fence(d, 'worker.state', e.worker, e.epoch)) patchWorker(d, e.worker, { state: e.state });
+  if (!fence(d, 'worker.state', e.worker, e.epoch)) return;
+  const w = patchWorker(d, e.worker, { state: e.state });
+  if (w.spare && e.state === 'ready') serveFirstReady(d, e.worker);
 }
 
 /** A local worker process exited. Exits of an incarnation already given up on are ignored. */

@@ -88,4 +88,12 @@ describe('hot spare workers (simulated clock)', () => {
     q.join('w1', 'e1');
     expect(q.ctx().workers.w1).toMatchObject({ spare: true, state: 'ready' });
   });
+
+  it("the swap also happens on the spare's ready transition, before its next heartbeat", () => {
+    const p = pool({ localWorkers: LOCAL });
+    p.hello('s1', 'es');
+    p.send({ type: 'WORKER_STATE', now: p.clock.now(), worker: 's1', epoch: 'es', state: 'ready' });
+    expect(p.ctx().workers.s1?.spare).toBeFalsy();
+    expect(p.ctx().workers.w1?.spare).toBe(true);
+  });
 });
