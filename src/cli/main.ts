@@ -58,7 +58,7 @@ function poolCommand(
         .default(defaults.workers),
     )
     .addOption(
-      new Option('--spares <n>', 'prewarmed spare workers: one takes a lost worker\'s place at once')
+      new Option('--spares <n>', "prewarmed spare workers: one takes a lost worker's place at once")
         .argParser(nonNegativeInt('--spares'))
         .default(defaults.spares),
     )
