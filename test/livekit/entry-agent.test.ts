@@ -73,12 +73,17 @@ describe('an agents-js entry agent in a pool', () => {
     expect(output).toContain('2 agent(s) registered');
     expect(output).toMatch(/"agents":\["echo","greeter-line"\]/);
 
-    // One worker: each agent's prewarm ran once there, each on a userData of its own.
+    // In each worker process (the serving one, and a spare if any), each agent's prewarm ran once,
+    // each on a userData of its own.
     const prewarms = read().filter((m) => m.event === 'prewarm');
-    expect(prewarms.map((m) => [m.agent, m.userDataBefore])).toEqual([
-      ['echo', []],
-      ['greeter', []],
-    ]);
+    const pids = [...new Set(prewarms.map((m) => m.pid))];
+    expect(pids.length).toBeGreaterThanOrEqual(1);
+    for (const pid of pids) {
+      expect(prewarms.filter((m) => m.pid === pid).map((m) => [m.agent, m.userDataBefore])).toEqual([
+        ['echo', []],
+        ['greeter', []],
+      ]);
+    }
 
     const [outcome] = await lk.dispatch({ room: 'echo-1' });
     expect(outcome?.ok).toBe(true);
@@ -97,8 +102,8 @@ describe('an agents-js entry agent in a pool', () => {
       room: 'echo-1',
       owner: 'echo',
       sameContext: true,
-      pid: prewarms[0]?.pid,
     });
+    expect(pids).toContain(entry?.pid);
 
     // The local transport has no room: the session fails with a message that says so.
     const local = openrtc(['dispatch', '--nats', nats.url, '--pool', pool, '--agent', 'echo', '--wait']);
@@ -114,9 +119,9 @@ describe('an agents-js entry agent in a pool', () => {
       .split('\n')
       .find((l) => l.startsWith('{'));
     const workers = JSON.parse(reply as string).workers;
-    expect(workers.map((w: { state: string; restarts: number }) => [w.state, w.restarts])).toEqual([
-      ['ready', 0],
-    ]);
+    expect(workers.length).toBeGreaterThanOrEqual(1);
+    for (const w of workers as { state: string; restarts: number }[])
+      expect([w.state, w.restarts]).toEqual(['ready', 0]);
 
     start.kill('SIGTERM');
     await exited(start);
