@@ -4,28 +4,12 @@ import { RequestFailedError } from '../../src/runtime/nats/bus.ts';
 import { captureLog } from '../support/log.ts';
 import { useNatsServer } from '../support/nats.ts';
 import { readyWorkers, sessionsReach } from '../support/pool.ts';
-import { exited, type OpenrtcProcess, useOpenrtc } from '../support/processes.ts';
+import { exited, logLines, useOpenrtc } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
 const AGENTS = new URL('./agents', import.meta.url).pathname;
 const nats = useNatsServer();
 const openrtc = useOpenrtc();
-
-/** The JSON log lines of a process with message `msg`. */
-function logLines(p: OpenrtcProcess, msg: string): Record<string, unknown>[] {
-  return p
-    .output()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => {
-      try {
-        return JSON.parse(l) as Record<string, unknown>;
-      } catch {
-        return {};
-      }
-    })
-    .filter((l) => l.msg === msg);
-}
 
 describe('standby supervisor (leadership lease in JetStream KV, real processes)', () => {
   const pool = 'standby';

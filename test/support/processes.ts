@@ -38,3 +38,19 @@ export function exited(c: ChildProcess): Promise<number | null> {
     c.exitCode !== null || c.signalCode !== null ? r(c.exitCode) : c.once('exit', (code) => r(code)),
   );
 }
+
+/** The JSON log lines a process printed with message `msg` (other output is skipped). */
+export function logLines(p: OpenrtcProcess, msg: string): Record<string, unknown>[] {
+  return p
+    .output()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => {
+      try {
+        return JSON.parse(l) as Record<string, unknown>;
+      } catch {
+        return {};
+      }
+    })
+    .filter((l) => l.msg === msg);
+}
