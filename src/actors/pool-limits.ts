@@ -53,7 +53,7 @@ export function resolveLimits(input: Partial<LimitsConfig> | undefined): LimitsC
 
 /** The tenant a job's metadata names (a JSON object with a string at `key`); undefined otherwise. */
 export function tenantOf(metadata: string | undefined, key: string): string | undefined {
-  if (!metadata || metadata[0] !== '{') return undefined;
+  if (metadata?.[0] !== '{') return undefined;
   try {
     const value = (JSON.parse(metadata) as Record<string, unknown>)[key];
     return typeof value === 'string' && value !== '' ? value : undefined;

@@ -62,7 +62,7 @@ export class Lease {
   /** The current holder, if a live lease exists. */
   async holder(): Promise<LeaseHolder | undefined> {
     const e = await this.kv.get(KEY);
-    if (!e || e.operation !== 'PUT' || e.length === 0) return undefined;
+    if (e?.operation !== 'PUT' || e.length === 0) return undefined;
     return e.json<LeaseHolder>();
   }
 
