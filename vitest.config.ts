@@ -51,6 +51,8 @@ export default defineConfig({
     env: {
       // agents-js warns "slower than realtime" whenever a test feeds audio faster than real time.
       OPENRTC_AGENTS_LOG_LEVEL: process.env.OPENRTC_AGENTS_LOG_LEVEL ?? 'error',
+      // Every `openrtc` process a test starts runs the sources under test, never a stale dist/.
+      OPENRTC_RUN_FROM: 'src',
     },
     projects: [
       {
