@@ -48,6 +48,8 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Name a test under its file only when it is really slow: a green run stays short.
     slowTestThreshold: 10_000,
+    // console output of a passing test is dropped; a failing test's is printed.
+    silent: 'passed-only',
     env: {
       // agents-js warns "slower than realtime" whenever a test feeds audio faster than real time.
       OPENRTC_AGENTS_LOG_LEVEL: process.env.OPENRTC_AGENTS_LOG_LEVEL ?? 'error',
