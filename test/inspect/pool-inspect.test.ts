@@ -217,12 +217,17 @@ describe('inspecting a pool run by `openrtc start` (real supervisor, 2 worker pr
     const out = once.output();
     expect(out).toMatch(new RegExp(`^pool ${pool}  health ok`));
     expect(out).toMatch(/WORKER +STATE +SUPERVISION +SESSIONS/);
-    for (const w of status.workers) expect(out).toMatch(new RegExp(`${w.worker} +ready +up +\\d+/\\d+`));
+    // A spare (the pool keeps one by default) is shown as such.
+    const shown = (w: (typeof status.workers)[number]) => (w.spare ? 'ready \\(spare\\)' : 'ready');
+    for (const w of status.workers)
+      expect(out).toMatch(new RegExp(`${w.worker} +${shown(w)} +up +\\d+/\\d+`));
     // The actor tree: the supervisor, then each worker under it.
     const tree = out.split('\n').slice(out.split('\n').indexOf('ACTOR TREE') + 1);
     expect(tree[0]).toBe('supervisor  health ok');
     for (const w of status.workers)
-      expect(tree).toContainEqual(expect.stringMatching(new RegExp(`^[├└]─ ${w.worker}  ready  \\d+/\\d+$`)));
+      expect(tree).toContainEqual(
+        expect.stringMatching(new RegExp(`^[├└]─ ${w.worker}  ${shown(w)}  \\d+/\\d+$`)),
+      );
     expect(out).toMatch(new RegExp(`${closedSession} +restaurant +\\S+ +closed`));
   });
 
