@@ -88,9 +88,12 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     opts.log ?? createLogger({ pretty: opts.pretty, base: { pool: opts.pool, role: SUPERVISOR_ID } });
   const agentsDir = resolve(opts.agentsDir);
   const discovered = await discoverAgents(agentsDir);
-  for (const e of discovered.errors) log.error({ file: e.file }, `agent not loaded: ${e.message}`);
+  for (const e of discovered.errors) log.error({ file: e.file, err: e.message }, 'agent not loaded');
   const registry = applyPoolDefaults(discovered.agents, opts.defaults);
-  log.info({ agents: registry.map((a) => a.name), dir: agentsDir }, `${registry.length} agent(s) registered`);
+  log.info(
+    { count: registry.length, agents: registry.map((a) => a.name), dir: agentsDir },
+    'agents registered',
+  );
 
   let embedded: RunningNatsServer | undefined;
   let url = opts.nats;

@@ -73,7 +73,7 @@ export async function startPoolSinks(
       });
       stops.push(() => server.close());
       out.inspectorUrl = server.url;
-      ctx.log.info({ url: server.url }, `web inspector on ${server.url}`);
+      ctx.log.info({ url: server.url }, 'web inspector listening');
     }
   } catch (err) {
     await out.stop();
