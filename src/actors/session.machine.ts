@@ -1,7 +1,7 @@
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
-import type { ErrorData, SessionState } from '../protocol/index.ts';
+import { type ErrorData, type SessionState, toErrorData } from '../protocol/index.ts';
 import { nextRandom, seedFrom } from './backoff.ts';
-import { asErrorData, notProvided } from './errors.ts';
+import { notProvided } from './errors.ts';
 import { connectBackoff } from './session.limits.ts';
 import {
   asFailure,
@@ -159,7 +159,7 @@ export const sessionMachine = setup({
           target: 'closing',
           actions: {
             type: 'fail',
-            params: ({ event }) => ({ phase: 'prewarm', error: asErrorData(event.error, 'prewarm_failed') }),
+            params: ({ event }) => ({ phase: 'prewarm', error: toErrorData(event.error, 'prewarm_failed') }),
           },
         },
       },
@@ -199,7 +199,7 @@ export const sessionMachine = setup({
                 target: 'backoff',
                 actions: {
                   type: 'scheduleRetry',
-                  params: ({ event }) => ({ error: asErrorData(event.error, 'connect_failed') }),
+                  params: ({ event }) => ({ error: toErrorData(event.error, 'connect_failed') }),
                 },
               },
               {
@@ -210,7 +210,7 @@ export const sessionMachine = setup({
                     phase: 'connect',
                     error: {
                       code: 'connect_failed',
-                      message: asErrorData(event.error, 'connect_failed').message,
+                      message: toErrorData(event.error, 'connect_failed').message,
                     },
                   }),
                 },

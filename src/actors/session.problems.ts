@@ -1,5 +1,4 @@
-import type { ErrorData, SessionPhase, SessionState } from '../protocol/index.ts';
-import { asErrorData } from './errors.ts';
+import { type ErrorData, type SessionPhase, type SessionState, toErrorData } from '../protocol/index.ts';
 import type { SessionContext, SessionFailure } from './session.types.ts';
 
 /** What went wrong in which phase: a failure or a warning, depending on the machine's rules. */
@@ -32,7 +31,7 @@ export function connectTimedOut(context: SessionContext): ErrorData {
 export function greetFailed({ event }: { event: { error: unknown } }): Problem {
   return {
     phase: 'greet',
-    error: { code: 'greet_failed', message: asErrorData(event.error, 'greet_failed').message },
+    error: { code: 'greet_failed', message: toErrorData(event.error, 'greet_failed').message },
   };
 }
 
@@ -46,7 +45,7 @@ export function greetTimedOut({ context }: { context: SessionContext }): Problem
 
 /** A close that failed; keeps the error's own code when it has one. */
 export function closeFailed({ event }: { event: { error: unknown } }): Problem {
-  return { phase: 'close', error: asErrorData(event.error, 'session_error') };
+  return { phase: 'close', error: toErrorData(event.error, 'session_error') };
 }
 
 /** A close that outlived closeMs. */

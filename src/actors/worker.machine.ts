@@ -1,7 +1,13 @@
 import { assign, enqueueActions, fromPromise, setup } from 'xstate';
-import { type AgentSpec, ENDED_RECORD_LIMIT, type ErrorData, type WorkerState } from '../protocol/index.ts';
+import {
+  type AgentSpec,
+  ENDED_RECORD_LIMIT,
+  type ErrorData,
+  toErrorData,
+  type WorkerState,
+} from '../protocol/index.ts';
 import { type BackoffOptions, exponentialBackoff, nextRandom, seedFrom } from './backoff.ts';
-import { asErrorData, notProvided } from './errors.ts';
+import { notProvided } from './errors.ts';
 import { heartbeat } from './heartbeat.ts';
 import { resolveLimits, sessionMachine } from './session.machine.ts';
 import type { SessionInput } from './session.types.ts';
@@ -346,7 +352,7 @@ export const workerMachine = setup({
                 target: 'waiting',
                 actions: {
                   type: 'scheduleRegisterRetry',
-                  params: ({ event }) => ({ error: asErrorData(event.error, 'supervisor_unavailable') }),
+                  params: ({ event }) => ({ error: toErrorData(event.error, 'supervisor_unavailable') }),
                 },
               },
               {
@@ -354,7 +360,7 @@ export const workerMachine = setup({
                 actions: {
                   type: 'fail',
                   params: ({ event }) => {
-                    const { code, message } = asErrorData(event.error, 'supervisor_unavailable');
+                    const { code, message } = toErrorData(event.error, 'supervisor_unavailable');
                     return { phase: 'register', code, message: `registration refused: ${message}` };
                   },
                 },
@@ -388,7 +394,7 @@ export const workerMachine = setup({
             params: ({ event }) => ({
               phase: 'prewarm',
               code: 'prewarm_failed',
-              message: `prewarm failed: ${asErrorData(event.error, 'prewarm_failed').message}`,
+              message: `prewarm failed: ${toErrorData(event.error, 'prewarm_failed').message}`,
             }),
           },
         },
