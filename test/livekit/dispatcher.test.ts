@@ -73,6 +73,12 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
   };
   /** Dispatches to the pool's name; waits for the worker to be joining the room (the double never answers). */
   const assignHanging = async (room: string) => {
+    // The pool is full at one session (threshold 0.5) until the previous test's session is gone
+    // and an updateWorker says so; the server offers nothing to a full worker.
+    await waitFor('the pool available', (note) => {
+      note(lk.worker('openrtc-test')?.status);
+      return lk.worker('openrtc-test')?.status === WorkerStatus.WS_AVAILABLE;
+    });
     const [o] = await lk.dispatch({ room, agentName: 'openrtc-test', deployment: 'blue' });
     const { job, token } = assigned(o);
     const { session } = await sessionFor(job);
