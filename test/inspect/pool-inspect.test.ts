@@ -120,8 +120,21 @@ describe('inspecting a pool run by `openrtc start` (real supervisor, 2 worker pr
       expect(e.summary).toEqual({ agent: 'restaurant', room: 'restaurant-inspect', worker: ok.worker });
     });
     // Workers report their own machine the same way, with their own seq.
+    // Every worker, the hot spare too (it may still be prewarming on a busy machine), reaches ready.
+    const workerEvents = (id: string) => events.filter((e) => e.actor.kind === 'worker' && e.actor.id === id);
+    await waitFor('every worker ready in the inspection stream', (note) => {
+      note(
+        status.workers.map(
+          (w) =>
+            `${w.worker}:${workerEvents(w.worker)
+              .map((e) => e.to)
+              .join('>')}`,
+        ),
+      );
+      return status.workers.every((w) => workerEvents(w.worker).some((e) => e.to === 'ready'));
+    });
     for (const w of status.workers) {
-      const mineW = events.filter((e) => e.actor.kind === 'worker' && e.actor.id === w.worker);
+      const mineW = workerEvents(w.worker);
       expect(mineW.map((e) => e.to)).toContain('ready');
       expect(mineW.every((e, i) => i === 0 || e.seq > (mineW[i - 1]?.seq ?? 0))).toBe(true);
       expect(mineW[0]?.pid).toBe(w.pid);

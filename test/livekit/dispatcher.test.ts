@@ -255,7 +255,9 @@ describe('the supervisor as a LiveKit agent worker, driven by a protocol-level d
       'the pool available again',
       () => lk.worker('openrtc-test')?.status === WorkerStatus.WS_AVAILABLE,
     );
-  });
+    // Five waits in a row (a server restart, re-registrations, two sessions): a busy machine can
+    // need more than the default minute.
+  }, 120_000);
 
   it('a room join that fails fails at connect after the configured retries; LiveKit gets the failed job with the error', async () => {
     lk.roomJoins = 'reset';

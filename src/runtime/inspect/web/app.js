@@ -71,7 +71,10 @@ function onInspect(e) {
         createdAt: prev?.createdAt ?? e.ts,
       });
     }
-    if (!prev && !FINAL.has(e.to) && $('follow').checked) select('session', e.actor.id);
+    // A new session: its first event, or its birth (`prewarming`) when a status snapshot listed it
+    // before its first event arrived.
+    const born = !prev || e.to === 'prewarming';
+    if (born && !FINAL.has(e.to) && $('follow').checked) select('session', e.actor.id);
   } else if (e.actor.kind === 'worker') {
     const w = model.workers.get(e.actor.id);
     if (w) w.state = e.to;
