@@ -283,20 +283,28 @@ export class BatchedVadStream extends VADStream {
         if (pubSpeaking) pubSpeechDuration += windowDuration;
         else pubSilenceDuration += windowDuration;
 
+        /** The event for this window, with the published counters as they stand now. */
+        const event = (type: VADEventType, frame: AudioFrame, raw: { silence: number; speech: number }) => ({
+          type,
+          samplesIndex: pubCurrentSample,
+          timestamp: pubTimestamp,
+          silenceDuration: pubSilenceDuration,
+          speechDuration: pubSpeechDuration,
+          probability: p,
+          inferenceDuration,
+          frames: [frame],
+          speaking: pubSpeaking,
+          rawAccumulatedSilence: raw.silence,
+          rawAccumulatedSpeech: raw.speech,
+        });
+        const windowFrame = new AudioFrame(windowInput, this.inputRate, 1, windowInput.length);
         if (
-          !this.sendVADEvent({
-            type: VADEventType.INFERENCE_DONE,
-            samplesIndex: pubCurrentSample,
-            timestamp: pubTimestamp,
-            silenceDuration: pubSilenceDuration,
-            speechDuration: pubSpeechDuration,
-            probability: p,
-            inferenceDuration,
-            frames: [new AudioFrame(windowInput, this.inputRate, 1, windowInput.length)],
-            speaking: pubSpeaking,
-            rawAccumulatedSilence: silenceThresholdDuration,
-            rawAccumulatedSpeech: speechThresholdDuration,
-          })
+          !this.sendVADEvent(
+            event(VADEventType.INFERENCE_DONE, windowFrame, {
+              silence: silenceThresholdDuration,
+              speech: speechThresholdDuration,
+            }),
+          )
         ) {
           break;
         }
@@ -308,19 +316,9 @@ export class BatchedVadStream extends VADStream {
             pubSpeaking = true;
             pubSilenceDuration = 0;
             pubSpeechDuration = speechThresholdDuration;
-            this.sendVADEvent({
-              type: VADEventType.START_OF_SPEECH,
-              samplesIndex: pubCurrentSample,
-              timestamp: pubTimestamp,
-              silenceDuration: pubSilenceDuration,
-              speechDuration: pubSpeechDuration,
-              probability: p,
-              inferenceDuration,
-              frames: [this.speechFrame()],
-              speaking: pubSpeaking,
-              rawAccumulatedSilence: 0,
-              rawAccumulatedSpeech: 0,
-            });
+            this.sendVADEvent(
+              event(VADEventType.START_OF_SPEECH, this.speechFrame(), { silence: 0, speech: 0 }),
+            );
           }
         } else {
           silenceThresholdDuration += windowDuration;
@@ -330,19 +328,9 @@ export class BatchedVadStream extends VADStream {
             pubSpeaking = false;
             pubSpeechDuration = 0;
             pubSilenceDuration = silenceThresholdDuration;
-            this.sendVADEvent({
-              type: VADEventType.END_OF_SPEECH,
-              samplesIndex: pubCurrentSample,
-              timestamp: pubTimestamp,
-              silenceDuration: pubSilenceDuration,
-              speechDuration: pubSpeechDuration,
-              probability: p,
-              inferenceDuration,
-              frames: [this.speechFrame()],
-              speaking: pubSpeaking,
-              rawAccumulatedSilence: 0,
-              rawAccumulatedSpeech: 0,
-            });
+            this.sendVADEvent(
+              event(VADEventType.END_OF_SPEECH, this.speechFrame(), { silence: 0, speech: 0 }),
+            );
             this.trimSpeech();
           }
         }
