@@ -1,6 +1,7 @@
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { isAlive } from '../runtime/process-alive.ts';
 
 /**
  * What `openrtc dev` records for this user, so `status`, `dispatch` and `inspect` find the local
@@ -56,14 +57,5 @@ function readRecordFile(path: string): DevRecord | undefined {
     return r as DevRecord;
   } catch {
     return undefined;
-  }
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

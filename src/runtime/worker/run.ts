@@ -3,6 +3,7 @@ import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { createLogger } from '../logger.ts';
 import { natsInboxPrefix } from '../nats/auth.ts';
 import { Bus } from '../nats/bus.ts';
+import { isAlive } from '../process-alive.ts';
 import { loadSharedVad, vadLoadCount } from '../voice/vad.ts';
 import { prewarmAgents } from './prewarm-agents.ts';
 import { WorkerService } from './service.ts';
@@ -88,13 +89,4 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   }
   log.info('worker stopped');
   return WORKER_EXIT.stopped;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
