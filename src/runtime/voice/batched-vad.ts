@@ -9,6 +9,7 @@ import {
   type SileroSampleRate,
   type SileroThread,
 } from './silero-batcher.ts';
+import { SILERO_DEFAULTS } from './silero-defaults.ts';
 
 /** The plugin's options, with the same meaning (its `VADOptions` type is not exported). */
 export interface BatchedVadDecisionOptions {
@@ -34,15 +35,9 @@ export interface BatchedVadOptions extends BatchedVadDecisionOptions {
   maxBatch: number;
 }
 
-/** The plugin's defaults (@livekit/agents-plugin-silero 1.9), and ours for batching. */
+/** The plugin's defaults (silero-defaults.ts), and ours for batching. */
 export const BATCHED_VAD_DEFAULTS: BatchedVadOptions = {
-  minSpeechDuration: 50,
-  minSilenceDuration: 550,
-  prefixPaddingDuration: 500,
-  maxBufferedSpeech: 60_000,
-  activationThreshold: 0.5,
-  sampleRate: 16_000,
-  forceCPU: true,
+  ...SILERO_DEFAULTS,
   thread: 'worker',
   maxBatch: 128,
 };

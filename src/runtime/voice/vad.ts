@@ -5,6 +5,7 @@ import type { VAD } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
 import { ensureAgentsLogger } from './agents-log.ts';
 import { BatchedSileroVad } from './batched-vad.ts';
+import { SILERO_DEFAULTS } from './silero-defaults.ts';
 
 type SileroOptions = NonNullable<Parameters<typeof silero.VAD.load>[0]>;
 type InferenceSession = ConstructorParameters<typeof silero.VAD>[0];
@@ -33,20 +34,6 @@ export interface SharedVad {
   /** How long the load took, in ms (0 when this call reused the loaded model). */
   ms: number;
 }
-
-/**
- * The plugin's defaults (its `defaultVADOptions` is not exported). Kept equal to
- * @livekit/agents-plugin-silero 1.9; a test compares them with what `silero.VAD.load()` uses.
- */
-export const SILERO_DEFAULTS: Required<SileroOptions> = {
-  minSpeechDuration: 50,
-  minSilenceDuration: 550,
-  prefixPaddingDuration: 500,
-  maxBufferedSpeech: 60_000,
-  activationThreshold: 0.5,
-  sampleRate: 16_000,
-  forceCPU: true,
-};
 
 interface OnnxParts {
   newInferenceSession(forceCPU: boolean): Promise<InferenceSession>;
