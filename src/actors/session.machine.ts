@@ -64,7 +64,11 @@ export const sessionMachine = setup({
         to: params.state,
         seq,
         event: event.type,
-        ...(params.state === 'failed' && context.failure ? { failure: context.failure } : {}),
+        // `closing` carries it too: a session that fails while active is known to have failed before
+        // it leaves the room (a LiveKit job status goes out then: src/runtime/livekit/job-status.ts).
+        ...((params.state === 'failed' || params.state === 'closing') && context.failure
+          ? { failure: context.failure }
+          : {}),
       });
     }),
     fail: assign((_, params: Problem) => ({ failure: asFailure(params), closeReason: 'failed' as const })),

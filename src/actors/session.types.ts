@@ -59,7 +59,7 @@ export interface SessionTransition {
   seq: number;
   /** Type of the event that caused the transition. */
   event: string;
-  /** Present when `to` is `failed`. */
+  /** Present when `to` is `failed`, or `closing` because the session failed. */
   failure?: SessionFailure;
 }
 

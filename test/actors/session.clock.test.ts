@@ -257,4 +257,22 @@ describe('session cancel and failure', () => {
       failure: { phase: 'active', code: 'session_error', message: 'llm quota' },
     });
   });
+
+  it('the closing of a failing session already carries its failure; a normal closing carries none', async () => {
+    const failing = run({ close: 'hang' });
+    await flush();
+    failing.actor.send({ type: 'FAIL', code: 'session_error', message: 'llm quota' });
+    await flush();
+    expect(failing.snapshot().value).toBe('closing');
+    expect(failing.emitted.at(-1)).toMatchObject({
+      to: 'closing',
+      failure: { phase: 'active', code: 'session_error', message: 'llm quota' },
+    });
+    const normal = run({ close: 'hang' });
+    await flush();
+    normal.actor.send({ type: 'TRANSPORT_ENDED' });
+    await flush();
+    expect(normal.emitted.at(-1)).toMatchObject({ to: 'closing' });
+    expect(normal.emitted.at(-1)).not.toHaveProperty('failure');
+  });
 });

@@ -120,6 +120,23 @@ describe('job status: session states become updateJob once each', () => {
     );
   });
 
+  it('an active session that fails is JS_FAILED with its error as soon as it starts closing, not JS_SUCCESS', () => {
+    const jobs = new JobTracker();
+    jobs.add('AJ_10', 's10', 3);
+    expect(jobs.onState('s10', 'active')?.status).toBe(JobStatus.JS_RUNNING);
+    // The session machine's `closing` carries the failure that brought it there.
+    expect(jobs.onState('s10', 'closing', { code: 'session_error', message: 'the LLM failed' })).toEqual({
+      jobId: 'AJ_10',
+      status: JobStatus.JS_FAILED,
+      error: 'session_error: the LLM failed',
+      link: 3,
+    });
+    expect(
+      jobs.onState('s10', 'failed', { code: 'session_error', message: 'the LLM failed' }),
+    ).toBeUndefined();
+    expect(jobs.size).toBe(0);
+  });
+
   it('a closed connection orphans its jobs: nothing more is sent for them', () => {
     const jobs = new JobTracker();
     jobs.add('AJ_7', 's7', 1);

@@ -278,6 +278,55 @@ describe('LiveKit jobs as the server runs them: capacity, explicit dispatch, sta
     }
   });
 
+  it('job statuses in the order the server records them: an active session that fails is JS_FAILED with its error when it starts closing', async () => {
+    await idle();
+    const [o] = await lk.dispatch({ room: 'support-t4' });
+    const { job } = assigned(o);
+    const s = await sessionOf(job.id);
+    await reached(s.session, 'connecting');
+    // As in the test above, the test speaks for the worker (no SFU can run here).
+    const status = await t.client.status();
+    const placed = status.sessions.find((x) => x.session === s.session);
+    const worker = status.workers.find((w) => w.worker === placed?.worker);
+    if (!placed || !worker?.epoch) throw new Error('the session or its worker is not in the status');
+    const speaker = await PoolClient.connect({
+      url: nats.url,
+      pool: t.pool.pool,
+      id: worker.worker,
+      log: captureLog({}).log,
+    });
+    const say = (state: 'active' | 'closing', seq: number) =>
+      speaker.bus.publish(
+        subjects(t.pool.pool).events(worker.worker),
+        speaker.bus.make('session.state', {
+          session: s.session,
+          worker: worker.worker,
+          epoch: worker.epoch as string,
+          state,
+          seq,
+          ...(state === 'closing'
+            ? { failure: { phase: 'active' as const, code: 'session_error' as const, message: 'llm down' } }
+            : {}),
+        }),
+      );
+    try {
+      say('active', placed.seq + 1);
+      await waitFor('JS_RUNNING from the worker', () =>
+        lk.job(job.id)?.statuses.find((x) => x.by === 'worker'),
+      );
+      say('closing', placed.seq + 2);
+      await waitFor('the job ended', () => (lk.job(job.id)?.statuses.length ?? 0) >= 3);
+      expect(statuses(job.id)).toEqual([
+        'JS_RUNNING by server',
+        'JS_RUNNING by worker',
+        'JS_FAILED(session_error: llm down) by worker',
+      ]);
+    } finally {
+      await t.pool.service.cancel(s.session, 'test over');
+      await speaker.close();
+    }
+  });
+
   it('job statuses in the order the server records them: a failed room join is JS_FAILED with the error', async () => {
     await idle();
     lk.roomJoins = 'reset';

@@ -28,9 +28,9 @@ const ENDED = new Set<JobStatus>([JobStatus.JS_SUCCESS, JobStatus.JS_FAILED]);
  * livekit-server records it (pkg/agent/worker.go UpdateJobStatus: the first ended status wins and
  * the job is forgotten; later updates are ignored):
  * - `active` → JS_RUNNING;
- * - `closing` after `active` → JS_SUCCESS, before the agent leaves the room (pkg/rtc/room.go
- *   records a job whose agent left the room while still running as JS_FAILED "agent worker left
- *   the room");
+ * - `closing` after `active` → JS_SUCCESS, or JS_FAILED with the error text when the session
+ *   is closing because it failed, before the agent leaves the room (pkg/rtc/room.go records a job
+ *   whose agent left the room while still running as JS_FAILED "agent worker left the room");
  * - `closed` → JS_SUCCESS, `failed` and `cancelled` → JS_FAILED with the error text, unless an
  *   ended status went out already;
  * - after a termination, nothing: the server ended the job itself (pkg/agent/worker.go TerminateJob).
@@ -111,8 +111,12 @@ function statusOf(
     case 'active':
       return { status: JobStatus.JS_RUNNING, error: '' };
     case 'closing':
-      // A session that was active is ending: say so before it leaves the room.
-      return previous === 'active' ? { status: JobStatus.JS_SUCCESS, error: '' } : undefined;
+      // A session that was active is ending: say how before it leaves the room. A failure is
+      // known here: the session machine's `closing` carries it.
+      if (previous !== 'active') return undefined;
+      return error
+        ? { status: JobStatus.JS_FAILED, error: `${error.code}: ${error.message}` }
+        : { status: JobStatus.JS_SUCCESS, error: '' };
     case 'closed':
       return { status: JobStatus.JS_SUCCESS, error: '' };
     case 'failed':
