@@ -20,6 +20,7 @@ import {
   reject,
   writable,
 } from './pool.ts';
+import { placeable, servingGeneration } from './pool-generations.ts';
 import { admissionRefusal, admitted, tenantOf } from './pool-limits.ts';
 import { endedSession, findSession, sessionOfJob } from './pool-views.ts';
 import { routeJob } from './routing.ts';
@@ -138,13 +139,17 @@ export function onDispatch(d: Draft, e: EventOf<'DISPATCH'>): void {
   });
 }
 
-/** Every worker as placement sees it: only a live incarnation that is up can take a session. */
+/**
+ * Every worker as placement sees it: only a live incarnation that is up can take a session, and
+ * only in the generation that serves (the newest with a ready worker: pool-generations.ts).
+ */
 function placementCandidates(d: Draft) {
+  const serving = servingGeneration(d.ctx);
   return Object.values(d.ctx.workers).map((w) => ({
     id: w.id,
     state: w.state,
-    // A spare takes no sessions until it is promoted.
-    available: !w.spare && w.epoch !== null && (w.supervision === 'up' || w.supervision === 'remote'),
+    // A spare takes no sessions until it is promoted; a pending or retiring worker, none at all.
+    available: placeable(w) && (serving === null || w.generation === serving),
     capacity: w.capacity,
     active: w.active,
   }));

@@ -9,6 +9,7 @@ import {
   reject,
   writable,
 } from './pool.ts';
+import { onCode, removeWorker, retiredStopped } from './pool-generations.ts';
 import { reconcileSessions, recordEnded, replaceUnstarted } from './pool-sessions.ts';
 import {
   backoffDelay,
@@ -25,7 +26,13 @@ type EventOf<T extends SupervisorEvent['type']> = Extract<SupervisorEvent, { typ
 export const LOST_EPOCHS_KEPT = 8;
 
 /** A fresh view of a local worker that is about to be spawned. */
-export function localWorker(id: string, capacity: number, now: number, spare = false): WorkerView {
+export function localWorker(
+  id: string,
+  capacity: number,
+  now: number,
+  spare = false,
+  generation = 1,
+): WorkerView {
   return {
     ...(spare ? { spare: true } : {}),
     id,
@@ -45,6 +52,8 @@ export function localWorker(id: string, capacity: number, now: number, spare = f
     since: now,
     rejected: {},
     lostEpochs: [],
+    generation,
+    code: null,
   };
 }
 
@@ -124,7 +133,9 @@ export function onHello(d: Draft, e: EventOf<'WORKER_HELLO'>): void {
   }
   if (prev?.supervision === 'restarting') d.effects.push({ kind: 'cancelRespawn', worker: e.worker });
   const local = prev?.local ?? false;
-  const { error, ...base } = d.ctx.workers[e.worker] ?? localWorker(e.worker, e.capacity, d.ctx.now);
+  // A remote worker's generation comes from its code version (pool-generations.ts).
+  const { error, ...base } =
+    d.ctx.workers[e.worker] ?? localWorker(e.worker, e.capacity, d.ctx.now, false, 0);
   writable(d, 'workers')[e.worker] = {
     ...base,
     epoch: e.epoch,
@@ -140,6 +151,7 @@ export function onHello(d: Draft, e: EventOf<'WORKER_HELLO'>): void {
     since: again && prev ? prev.since : d.ctx.now,
     lostEpochs: base.lostEpochs.filter((x) => x !== e.epoch),
   };
+  onCode(d, e.worker, e.code);
   reconcileSessions(d, e.worker, e.sessions, false);
   recordEnded(d, e.worker, e.ended ?? []);
   if (d.mode === 'draining')
@@ -157,10 +169,12 @@ export function onHeartbeat(d: Draft, e: EventOf<'HEARTBEAT'>): void {
     prewarmMs: e.prewarm.ms ?? w.prewarmMs,
     ...(e.rejected ? { rejected: e.rejected } : {}),
   });
+  onCode(d, e.worker, e.code);
   // Ends first: a session the worker no longer lists, with its end in the record, ended as recorded.
   recordEnded(d, e.worker, e.ended ?? []);
   reconcileSessions(d, e.worker, e.sessions, true);
   if (w.spare && e.state === 'ready') serveFirstReady(d, e.worker);
+  retiredStopped(d, e.worker);
 }
 
 /**
@@ -169,10 +183,16 @@ export function onHeartbeat(d: Draft, e: EventOf<'HEARTBEAT'>): void {
  */
 function serveFirstReady(d: Draft, spareId: string): void {
   if (d.mode !== 'running') return;
+  const generation = d.ctx.workers[spareId]?.generation;
   const booting = Object.values(d.ctx.workers)
     .filter(
       (w) =>
-        w.local && !w.spare && w.epoch === null && (w.supervision === 'up' || w.supervision === 'restarting'),
+        w.local &&
+        !w.spare &&
+        !w.retiring &&
+        w.generation === generation &&
+        w.epoch === null &&
+        (w.supervision === 'up' || w.supervision === 'restarting'),
     )
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))[0];
   if (!booting) return;
@@ -194,6 +214,7 @@ export function onWorkerState(d: Draft, e: EventOf<'WORKER_STATE'>): void {
   if (!fence(d, 'worker.state', e.worker, e.epoch)) return;
   const w = patchWorker(d, e.worker, { state: e.state });
   if (w.spare && e.state === 'ready') serveFirstReady(d, e.worker);
+  retiredStopped(d, e.worker);
 }
 
 /** A local worker process exited. Exits of an incarnation already given up on are ignored. */
@@ -277,6 +298,16 @@ export function loseWorker(d: Draft, id: string, exit: WorkerExit, why: string):
     );
   }
   const w = patchWorker(d, id, { epoch: null, active: 0 });
+  // Drained by a rollout: it leaves the pool. Started by one not yet done: it is never restarted,
+  // and the rollout fails (pool-generations.ts).
+  if (w.retiring) {
+    removeWorker(d, id, why);
+    return;
+  }
+  if (w.pending) {
+    patchWorker(d, id, { supervision: 'stopped', state: 'failed' });
+    return;
+  }
   if (d.mode === 'running' && w.local && !w.spare) promoteSpare(d, id, why);
   const endState = isNormalExit(exit) ? 'stopped' : 'failed';
   const { policy } = d.ctx;
@@ -321,7 +352,16 @@ export function loseWorker(d: Draft, id: string, exit: WorkerExit, why: string):
  */
 function promoteSpare(d: Draft, lost: string, why: string): void {
   const spare = Object.values(d.ctx.workers)
-    .filter((w) => w.spare && w.local && w.supervision === 'up' && w.epoch !== null && w.state === 'ready')
+    .filter(
+      (w) =>
+        w.spare &&
+        w.local &&
+        !w.pending &&
+        !w.retiring &&
+        w.supervision === 'up' &&
+        w.epoch !== null &&
+        w.state === 'ready',
+    )
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))[0];
   if (!spare) return;
   patchWorker(d, spare.id, { spare: false });

@@ -1,6 +1,7 @@
 import { enqueueActions, setup, stateIn } from 'xstate';
 import { seedFrom } from './backoff.ts';
 import { advance, type Draft, draft, type Effect, reject, settle } from './pool.ts';
+import { onRollout, progressRollout } from './pool-generations.ts';
 import { breakerTick, resolveLimits } from './pool-limits.ts';
 import {
   onDispatch,
@@ -47,6 +48,7 @@ export function reducePool(
 ): { context: SupervisorContext; effects: Effect[] } {
   const d = draft(context, mode);
   applyEvent(d, event);
+  progressRollout(d);
   settle(d);
   return { context: d.ctx, effects: d.effects };
 }
@@ -87,6 +89,9 @@ function applyEvent(d: Draft, e: SupervisorEvent): void {
       return;
     case 'DRAIN':
       onDrain(d, e);
+      return;
+    case 'ROLLOUT':
+      onRollout(d, e);
       return;
     case 'TICK':
       onTick(d);
@@ -184,7 +189,7 @@ export const supervisorMachine = setup({
 }).createMachine({
   id: 'supervisor',
   description:
-    'The pool: agent registry, workers (epochs, fencing, last errors, rejection counters), sessions (seq, placement, start transport) and the bounded record of ended sessions. Worker and session reports, dispatches and the periodic loss check (`TICK`, every heartbeatMs) are applied by the pure reducers in pool-*.ts; side effects leave as emitted events.',
+    'The pool: agent registry, workers (epochs, fencing, generations, last errors, rejection counters), rollouts, sessions (seq, placement, start transport) and the bounded record of ended sessions. Worker and session reports, dispatches and the periodic loss check (`TICK`, every heartbeatMs) are applied by the pure reducers in pool-*.ts; side effects leave as emitted events.',
   context: ({ input }) => {
     const heartbeatMs = input.heartbeatMs ?? 1_000;
     const missedHeartbeats = input.missedHeartbeats ?? 3;
@@ -218,6 +223,8 @@ export const supervisorMachine = setup({
       limits: resolveLimits(input.limits),
       breaker: input.breaker ?? null,
       breakers: {},
+      generation: (input.localWorkers ?? []).length > 0 ? 1 : 0,
+      rollout: null,
     };
   },
   entry: ['spawnLocalWorkers', 'announceStart', 'scheduleTick'],
@@ -234,6 +241,7 @@ export const supervisorMachine = setup({
     BUS: { actions: 'apply' },
     RESPAWN: { actions: 'apply' },
     REJECTED: { actions: 'apply' },
+    ROLLOUT: { actions: 'apply' },
     TICK: { actions: ['apply', 'scheduleTick'] },
   },
   initial: 'running',

@@ -87,6 +87,33 @@ export interface WorkerView {
    * down, once, and leaves this list. A forged epoch is never in it, so it never gets a command.
    */
   lostEpochs: string[];
+  /**
+   * Its generation (docs/operations.md): local workers get theirs when spawned (1, then one more
+   * per rollout); a remote worker gets one from its code version (the generation of workers with
+   * the same code, or a new one). 0 while unknown.
+   */
+  generation: number;
+  /** The code version it reported (a hash of the agent modules it loaded); null before it did. */
+  code: string | null;
+  /** Started by a rollout that is not done: takes no sessions until every worker of the rollout is ready. */
+  pending?: true;
+  /** Drained by a rollout (an older generation): it is never restarted, and leaves the pool once down. */
+  retiring?: true;
+}
+
+/** A rolling upgrade: a new generation of local workers, then the older generations drain. */
+export interface RolloutView {
+  requestId: string;
+  generation: number;
+  state: 'starting' | 'done' | 'failed';
+  startedAt: number;
+  endedAt: number | null;
+  /** Past this the rollout fails if its workers are not all ready. */
+  deadline: number;
+  workers: string[];
+  /** Workers of older generations it drained. */
+  drained: string[];
+  error?: ErrorData;
 }
 
 /** What starting a session on a worker needs, kept until the worker reports it (it may have to move). */
@@ -168,6 +195,10 @@ export interface SupervisorContext {
   /** The circuit breaker's settings (null: off) and each agent's breaker that has left closed or seen failures. */
   breaker: BreakerConfig | null;
   breakers: Record<string, BreakerView>;
+  /** The newest generation number given out so far (0: none yet). */
+  generation: number;
+  /** The latest rollout, and how it went; null before the first. */
+  rollout: RolloutView | null;
 }
 
 type Body<T extends MessageType> = Omit<MessageBody<T>, 'type'>;
@@ -215,6 +246,19 @@ export type SupervisorEvent =
    */
   | { type: 'PLACE_FAILED'; now: number; sessionId: string; worker?: string; error: ErrorData }
   | { type: 'DRAIN'; now: number; timeoutMs?: number }
+  /**
+   * A rolling upgrade: spawn `workers` (ids chosen by the runtime) as a new generation; once all
+   * are ready, drain every older generation. With no workers (a pool of remote workers only), the
+   * newest ready generation becomes the one, and the older ones drain.
+   */
+  | {
+      type: 'ROLLOUT';
+      now: number;
+      requestId: string;
+      workers: { id: string; capacity: number; spare?: boolean }[];
+      /** How long the new generation may take to be ready. Default 120000. */
+      timeoutMs?: number;
+    }
   /** The supervisor's NATS connection went down or came back. */
   | { type: 'BUS'; now: number; connected: boolean }
   /** Internal: the periodic loss check. */
@@ -297,6 +341,9 @@ export type SupervisorEmitted =
   /** Ask every worker to say hello again (`supervisor.up`): at start, and when an unknown worker speaks. */
   | { type: 'supervisor.announce'; reason: string }
   | { type: 'pool.health'; health: Health; previous: Health }
+  /** A rollout was refused, or has ended (done, or failed: the older generation serves on). */
+  | { type: 'rollout.result'; requestId: string; ok: true; rollout: RolloutView }
+  | { type: 'rollout.result'; requestId: string; ok: false; error: ErrorData; rollout?: RolloutView }
   /** An agent's circuit breaker changed state. */
   | {
       type: 'agent.breaker';

@@ -258,6 +258,7 @@ export const workerMachine = setup({
     }),
     prewarmed: assign({
       prewarmMs: (_, params: PrewarmDone) => (Number.isFinite(params?.ms) ? params.ms : null),
+      code: ({ context }, params: PrewarmDone) => params?.code ?? context.code,
     }),
     fail: assign((_, params: WorkerFailure) => ({ failure: params })),
     setDrainTimeout: assign({
@@ -285,6 +286,7 @@ export const workerMachine = setup({
     agents: [],
     heartbeatMs: null,
     prewarmMs: null,
+    code: null,
     failure: null,
     state: null,
     seq: 0,

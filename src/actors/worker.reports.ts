@@ -62,6 +62,7 @@ export function helloBody(
     versions: { ...SUPPORTED_VERSIONS },
     sessions: sessionSummaries(view),
     ended: endedSince(context.ended, 0, proc.now),
+    ...(context.code ? { code: context.code } : {}),
   };
 }
 
@@ -100,6 +101,7 @@ export function heartbeatBody(view: WorkerSnapshotView, m: BeatMeasures): Body<'
     sessions: sessionSummaries(view),
     ...(m.rejected ? { rejected: m.rejected } : {}),
     ...(recent.length > 0 ? { ended: recent } : {}),
+    ...(context.code ? { code: context.code } : {}),
   };
 }
 

@@ -45,6 +45,8 @@ export interface RegisterError extends ErrorData {
 /** What the prewarm actor resolves with. */
 export interface PrewarmDone {
   ms: number;
+  /** The code version of the agent modules it loaded (docs/operations.md). */
+  code?: string;
 }
 
 export interface WorkerFailure {
@@ -99,6 +101,8 @@ export interface WorkerContext {
   heartbeatMs: number | null;
   /** How long the shared prewarm took, when the prewarm actor reports it. */
   prewarmMs: number | null;
+  /** The code version of the agent modules this process loaded; null before its prewarm. */
+  code: string | null;
   failure: WorkerFailure | null;
   /** The state last entered; null before the first. */
   state: WorkerState | null;

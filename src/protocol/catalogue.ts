@@ -27,6 +27,7 @@ export const ClientRequest = z.discriminatedUnion('type', [
   m.DispatchRequest,
   m.StatusRequest,
   m.HistoryRequest,
+  m.RolloutRequest,
 ]);
 export type ClientRequest = z.infer<typeof ClientRequest>;
 
@@ -36,6 +37,7 @@ export const Reply = z.discriminatedUnion('type', [
   m.DispatchOk,
   m.StatusOk,
   m.HistoryOk,
+  m.RolloutOk,
   m.ErrorReply,
 ]);
 export type Reply = z.infer<typeof Reply>;
@@ -101,6 +103,7 @@ export const REPLIES = {
   dispatch: ['dispatch.ok'],
   status: ['status.ok'],
   history: ['history.ok'],
+  rollout: ['rollout.ok'],
 } as const satisfies { [T in MessageType]?: readonly Exclude<Reply['type'], 'error'>[] };
 export type RequestType = keyof typeof REPLIES;
 /** A message that is sent as a request and answered. */

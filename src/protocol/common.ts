@@ -80,6 +80,10 @@ export const ERROR_CODES = [
   'agent_unhealthy',
   /** A command from a supervisor whose leadership term is older than one the worker has seen. */
   'stale_term',
+  /** A rollout's new generation failed to start (import, prewarm, or in time); the old one serves on. */
+  'rollout_failed',
+  /** A rollout was asked for while another is under way. */
+  'rollout_in_progress',
 ] as const;
 export const ErrorCode = z.enum(ERROR_CODES);
 export type ErrorCode = z.infer<typeof ErrorCode>;

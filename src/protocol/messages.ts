@@ -21,6 +21,11 @@ const SessionId = SubjectToken.describe('session id');
 const WorkerId = SubjectToken.describe('worker id');
 /** A worker incarnation: a fresh random id per process start. Fences messages from a dead one. */
 const Epoch = z.string().min(1).max(64);
+/**
+ * A worker's code version: a stable hash of the content of the agent modules it loaded
+ * (docs/operations.md). Workers with different versions belong to different generations.
+ */
+const CodeVersion = z.string().regex(/^[0-9a-f]{8,64}$/);
 
 // ── worker → supervisor ───────────────────────────────────────────────────────────────
 
@@ -74,6 +79,8 @@ export const Hello = message('hello', {
   sessions: z.array(SessionSummary).max(10_000),
   /** The worker's bounded record of ended sessions: a new supervisor learns how they ended. */
   ended: z.array(EndedSession).max(ENDED_RECORD_LIMIT).optional(),
+  /** The code version of the agent modules it loaded; absent before its prewarm (docs/operations.md). */
+  code: CodeVersion.optional(),
 });
 
 export const Heartbeat = message('heartbeat', {
@@ -90,6 +97,8 @@ export const Heartbeat = message('heartbeat', {
   rejected: z.record(z.string().max(64), Count).optional(),
   /** Sessions that ended within the last few heartbeats, so a lost `session.ended` heals at the next beat. */
   ended: z.array(EndedSession).max(ENDED_RECORD_LIMIT).optional(),
+  /** The code version of the agent modules it loaded, once prewarmed. */
+  code: CodeVersion.optional(),
 });
 
 export const WorkerStateChanged = message('worker.state', {
@@ -197,6 +206,15 @@ export const DispatchRequest = message('dispatch', {
 
 export const StatusRequest = message('status', {});
 
+/**
+ * A rolling upgrade (docs/operations.md): start a new generation of local workers with the code on
+ * disk, wait until it is ready, then drain the older generations. Answered when it is done or failed.
+ */
+export const RolloutRequest = message('rollout', {
+  /** How long the new generation may take to be ready before the rollout is called off. */
+  timeoutMs: z.number().int().positive().max(3_600_000).optional(),
+});
+
 // ── replies ───────────────────────────────────────────────────────────────────────────
 
 export const Welcome = message('welcome', {
@@ -237,6 +255,37 @@ export const WorkerStatus = z.object({
   error: ErrorData.optional(),
   /** A hot spare: prewarmed, takes no sessions until it replaces a lost worker. */
   spare: z.boolean().optional(),
+  /** Its generation (docs/operations.md) and the code version it reported. */
+  generation: Count.optional(),
+  code: CodeVersion.optional(),
+});
+
+/** One generation of workers: those started by one rollout, or joined with one code version. */
+export const GenerationStatus = z.object({
+  generation: Count,
+  /** The code version its workers reported (the first one, if they differ); null before any did. */
+  code: CodeVersion.nullable(),
+  workers: z.array(WorkerId).max(10_000),
+  /** Live sessions on its workers. */
+  sessions: Count,
+  /** New sessions go to this generation. */
+  serving: z.boolean(),
+  /** Being drained: takes no new sessions, its running sessions finish on its code. */
+  draining: z.boolean(),
+  /** Started by a rollout that is not done yet: takes no sessions until all its workers are ready. */
+  pending: z.boolean(),
+});
+
+/** The latest rollout and how it went. */
+export const RolloutStatus = z.object({
+  generation: Count,
+  state: z.enum(['starting', 'done', 'failed']),
+  startedAt: UnixMs,
+  endedAt: UnixMs.nullable(),
+  workers: z.array(WorkerId).max(10_000),
+  /** Workers of older generations it drained. */
+  drained: z.array(WorkerId).max(10_000),
+  error: ErrorData.optional(),
 });
 
 export const SessionStatus = z.object({
@@ -276,7 +325,13 @@ export const StatusOk = message('status.ok', {
     .optional(),
   /** Live sessions per tenant (from job metadata), when tenant caps are configured. */
   tenants: z.record(z.string().max(256), Count).optional(),
+  /** Worker generations, newest last (docs/operations.md). */
+  generations: z.array(GenerationStatus).max(1000).optional(),
+  /** The latest rollout, if any. */
+  rollout: RolloutStatus.optional(),
 });
+
+export const RolloutOk = message('rollout.ok', { ref, rollout: RolloutStatus });
 
 export const ErrorReply = message('error', { ref: ref.optional(), error: ErrorData });
 

@@ -9,6 +9,7 @@ import type { MessageType } from './catalogue.ts';
  *   openrtc.P.dispatch              client → supervisor   request/reply: dispatch → dispatch.ok | error
  *   openrtc.P.status                client → supervisor   request/reply: status → status.ok | error
  *   openrtc.P.history               client → supervisor   request/reply: history → history.ok | error
+ *   openrtc.P.rollout               client → supervisor   request/reply: rollout → rollout.ok | error
  *   openrtc.P.inspect.<source>      any → inspectors      publish: inspect
  * A worker's own id is in every subject it may publish on, so nats-server permissions can pin
  * each worker to its own subjects.
@@ -37,6 +38,7 @@ export function subjects(pool: string) {
     dispatch: `${p}.dispatch`,
     status: `${p}.status`,
     history: `${p}.history`,
+    rollout: `${p}.rollout`,
     inspect: (source: string) => `${p}.inspect.${token('inspect source', source)}`,
     inspectAll: `${p}.inspect.*`,
     /** Everything under this pool: for permissions and taps. */
@@ -53,6 +55,7 @@ export type SubjectKind =
   | 'dispatch'
   | 'status'
   | 'history'
+  | 'rollout'
   | 'inspect'
   | 'inbox';
 
@@ -72,8 +75,9 @@ export const ALLOWED_TYPES: Record<SubjectKind, readonly MessageType[]> = {
   dispatch: ['dispatch'],
   status: ['status'],
   history: ['history'],
+  rollout: ['rollout'],
   inspect: ['inspect'],
-  inbox: ['welcome', 'ack', 'dispatch.ok', 'status.ok', 'history.ok', 'error'],
+  inbox: ['welcome', 'ack', 'dispatch.ok', 'status.ok', 'history.ok', 'rollout.ok', 'error'],
 };
 
 /** Parses a subject of ours, or a reply inbox; null for anything else. */
@@ -88,7 +92,8 @@ export function parseSubject(subject: string): ParsedSubject | null {
     return { kind: b, pool, owner: c };
   if (rest.length === 2 && a === 'sup' && b === 'broadcast') return { kind: 'broadcast', pool };
   if (rest.length === 3 && a === 'worker' && c === 'cmd') return { kind: 'cmd', pool, owner: b };
-  if (rest.length === 1 && (a === 'dispatch' || a === 'status' || a === 'history')) return { kind: a, pool };
+  if (rest.length === 1 && (a === 'dispatch' || a === 'status' || a === 'history' || a === 'rollout'))
+    return { kind: a, pool };
   if (rest.length === 2 && a === 'inspect') return { kind: 'inspect', pool, owner: b };
   return null;
 }

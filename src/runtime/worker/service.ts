@@ -33,6 +33,7 @@ import {
   subjects,
   type WorkerState,
 } from '../../protocol/index.ts';
+import { codeVersion } from '../agents/code-version.ts';
 import { InspectPublisher } from '../inspect/publisher.ts';
 import type { Logger } from '../logger.ts';
 import {
@@ -94,7 +95,11 @@ export class WorkerService {
     const machine = workerMachine.provide({
       actors: {
         register: fromPromise<Welcome, { workerId: string; attempt: number }>(() => this.register()),
-        prewarm: fromPromise(({ input }) => o.prewarm(input.agents)),
+        // The code version is read before the import: the agent files this process is about to load.
+        prewarm: fromPromise(async ({ input }) => {
+          const code = await codeVersion(input.agents.map((a) => a.module));
+          return { ...(await o.prewarm(input.agents)), code };
+        }),
         session: sessionLogic({
           createDriver: o.createDriver,
           log: o.log,

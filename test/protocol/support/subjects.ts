@@ -9,6 +9,7 @@ const SAMPLE: Record<SubjectKind, string> = {
   dispatch: s.dispatch,
   status: s.status,
   history: s.history,
+  rollout: s.rollout,
   inspect: s.inspect('supervisor'),
   inbox: '_INBOX.Kq3T8Yb2WcVn9d0fRj1pLs.7',
 };
