@@ -124,7 +124,7 @@ export const SessionStateChanged = message('session.state', {
   epoch: Epoch,
   state: SessionState,
   seq: Seq,
-  /** Present when `state` is `failed`. */
+  /** Present when `state` is `failed`, and on the `closing` of a session that failed. */
   failure: SessionFailure.optional(),
 });
 
@@ -224,6 +224,12 @@ export const Welcome = message('welcome', {
   supervisorEpoch: Epoch,
   heartbeatMs: z.number().int().positive(),
   agents: z.array(AgentSpec).max(1000),
+  /**
+   * This supervisor takes a worker's session transitions from its `inspect` messages that carry
+   * `epoch`: the worker publishes each transition once, and no `session.state`. Absent (an older
+   * supervisor): the worker publishes both, as before.
+   */
+  transitionsOnInspect: z.boolean().optional(),
 });
 
 export const Ack = message('ack', { ref, detail: Detail.optional() });
@@ -378,4 +384,12 @@ export const Inspection = message('inspect', {
   event: z.string().max(256),
   seq: Seq,
   summary: Detail,
+  /**
+   * A worker's session transition that is also its report to the supervisor (which fences it by
+   * this incarnation, as `session.state`'s epoch): sent to a supervisor whose welcome said
+   * `transitionsOnInspect`. Absent on every other inspection event.
+   */
+  epoch: Epoch.optional(),
+  /** With `epoch`: why the session failed (on `failed`, and on the `closing` that precedes it). */
+  failure: SessionFailure.optional(),
 });

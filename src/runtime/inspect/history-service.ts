@@ -1,11 +1,10 @@
 import type { Reply, Subjects } from '../../protocol/index.ts';
 import type { Bus } from '../nats/bus.ts';
-import { toInspectEvent } from './events.ts';
 import type { InspectHistory, SessionHistory } from './history.ts';
 
 /**
- * Feeds `history` with every inspection event of the pool (the supervisor's own included, so
- * a worker_lost verdict is recorded like any transition) and answers `history` requests.
+ * Answers `history` requests from `history`, which the supervisor feeds with every inspection
+ * event of the pool (its own included, so a worker_lost verdict is recorded like any transition).
  */
 export function serveHistory(
   bus: Bus,
@@ -14,9 +13,6 @@ export function serveHistory(
   /** Where to look for a session this process has no history of (the durable record). */
   fallback?: (session: string) => Promise<SessionHistory | undefined>,
 ): void {
-  bus.subscribe(s.inspectAll, (msg) => {
-    if (msg.type === 'inspect') history.record(toInspectEvent(msg));
-  });
   bus.subscribe(s.history, async (msg): Promise<Reply | undefined> => {
     if (msg.type !== 'history') return undefined;
     const h = history.get(msg.session) ?? (await fallback?.(msg.session));

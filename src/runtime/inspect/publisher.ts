@@ -11,6 +11,11 @@ export interface Transition {
   seq: number;
   /** A small context summary: ids and names only, never tokens, keys or provider options. */
   summary: Record<string, string>;
+  /**
+   * A worker's session transition that is also its report to the supervisor (the protocol's
+   * `transitionsOnInspect`): the worker's epoch, and why the session failed.
+   */
+  report?: { epoch: string; failure?: MessageOf<'inspect'>['failure'] };
 }
 
 /** Publishes a process's machine transitions as `inspect` messages on `openrtc.<pool>.inspect.<source>`. */
@@ -39,6 +44,8 @@ export class InspectPublisher {
         event: t.event,
         seq: t.seq,
         summary: t.summary,
+        ...(t.report ? { epoch: t.report.epoch } : {}),
+        ...(t.report?.failure ? { failure: t.report.failure } : {}),
       }),
     );
   }

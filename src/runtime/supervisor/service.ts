@@ -17,11 +17,13 @@ import {
   negotiateVersion,
   parseSubject,
   type Reply,
+  SessionState,
   SUPPORTED_VERSIONS,
   type Subjects,
   subjects,
   toErrorData,
 } from '../../protocol/index.ts';
+import { toInspectEvent } from '../inspect/events.ts';
 import { InspectHistory, type SessionHistory } from '../inspect/history.ts';
 import { serveHistory } from '../inspect/history-service.ts';
 import { InspectPublisher } from '../inspect/publisher.ts';
@@ -59,6 +61,7 @@ const COMMAND_TIMEOUT_MS = 3000;
 export const SUPERVISOR_ID = 'supervisor';
 
 type Emitted<T extends SupervisorEmitted['type']> = Extract<SupervisorEmitted, { type: T }>;
+type SessionStateBody = Omit<MessageOf<'session.state'>, 'v' | 'id' | 'ts' | 'from' | 'type'>;
 
 /** The ledger: every session the supervisor knows, live or in the bounded record of ended ones. */
 export interface LedgerView {
@@ -114,6 +117,7 @@ export class SupervisorService {
     const { bus } = this.o;
     bus.subscribe(this.s.helloAll, (msg, raw) => this.onHello(msg, raw.subject));
     bus.subscribe(this.s.eventsAll, (msg, raw) => this.onWorkerEvent(msg, raw.subject));
+    bus.subscribe(this.s.inspectAll, (msg, raw) => this.onInspect(msg, raw.subject));
     bus.subscribe(this.s.dispatch, (msg) => this.onDispatch(msg));
     bus.subscribe(this.s.status, (msg) => (msg.type === 'status' ? this.status(msg.id) : undefined));
     serveHistory(bus, this.s, this.history, this.o.historyFallback);
@@ -201,6 +205,7 @@ export class SupervisorService {
       supervisorEpoch: this.epoch,
       heartbeatMs: this.o.heartbeatMs,
       agents: this.o.registry,
+      transitionsOnInspect: true,
     });
   }
 
@@ -225,18 +230,7 @@ export class SupervisorService {
         });
         break;
       case 'session.state':
-        this.notify({
-          session: msg.session,
-          worker: msg.worker,
-          state: msg.state,
-          seq: msg.seq,
-          ...(msg.failure ? { error: { code: msg.failure.code, message: msg.failure.message } } : {}),
-        });
-        this.actor.send({
-          type: 'SESSION_STATE',
-          now,
-          ...(body as Omit<MessageOf<'session.state'>, 'v' | 'id' | 'ts' | 'from' | 'type'>),
-        });
+        this.onSessionState(body as SessionStateBody, now);
         break;
       case 'session.ended':
         this.actor.send({
@@ -253,6 +247,51 @@ export class SupervisorService {
         });
         break;
     }
+  }
+
+  /**
+   * Every inspection event of the pool feeds the history. A worker's session transition that
+   * carries its epoch is also that worker's report (it sent no `session.state`: see
+   * `transitionsOnInspect` in the welcome), taken like one.
+   */
+  private onInspect(msg: Message, subject: string): void {
+    if (msg.type !== 'inspect') return;
+    this.history.record(toInspectEvent(msg));
+    if (msg.epoch === undefined || msg.actor.kind !== 'session') return;
+    const worker = msg.actor.parent ?? '';
+    if (!this.fromMatchesSubject(worker, msg.from, subject, msg.type)) return;
+    const state = SessionState.safeParse(msg.toState);
+    if (!state.success) {
+      this.actor.send({ type: 'REJECTED', reason: 'invalid_fields' });
+      this.log.warn(
+        { worker, session: msg.actor.id, state: msg.toState },
+        'session report refused: unknown state',
+      );
+      return;
+    }
+    this.onSessionState(
+      {
+        session: msg.actor.id,
+        worker,
+        epoch: msg.epoch,
+        state: state.data,
+        seq: msg.seq,
+        ...(msg.failure ? { failure: msg.failure } : {}),
+      },
+      Date.now(),
+    );
+  }
+
+  /** A worker's report of a session transition (`session.state`, or an `inspect` carrying its epoch). */
+  private onSessionState(body: SessionStateBody, now: number): void {
+    this.notify({
+      session: body.session,
+      worker: body.worker,
+      state: body.state,
+      seq: body.seq,
+      ...(body.failure ? { error: { code: body.failure.code, message: body.failure.message } } : {}),
+    });
+    this.actor.send({ type: 'SESSION_STATE', now, ...body });
   }
 
   private onDispatch(msg: Message): Reply | undefined {

@@ -88,6 +88,11 @@ export class WorkerService {
    * A command from an older term comes from a supervisor that is no longer the leader: refused.
    */
   private term = 0;
+  /**
+   * Whether the supervisor's welcome said `transitionsOnInspect`: then a session transition is
+   * published once, as an `inspect` carrying the epoch, instead of as `session.state` and `inspect`.
+   */
+  private transitionsOnInspect = false;
 
   constructor(private readonly o: WorkerServiceOptions) {
     this.s = subjects(o.pool);
@@ -196,6 +201,7 @@ export class WorkerService {
     const { bus, workerId } = this.o;
     const body = helloBody(this.view(), { pid: process.pid, host: this.host, now: Date.now() });
     const reply = await bus.request(this.s.hello(workerId), bus.make('hello', body), HELLO_TIMEOUT_MS);
+    this.transitionsOnInspect = reply.transitionsOnInspect === true;
     return {
       version: reply.version,
       agents: reply.agents,
@@ -341,16 +347,18 @@ export class WorkerService {
     const failure = t.failure
       ? { phase: t.failure.phase, code: t.failure.code, message: t.failure.message }
       : undefined;
-    this.publish(
-      bus.make('session.state', {
-        session: t.sessionId,
-        worker,
-        epoch: this.epoch,
-        state: t.to,
-        seq: t.seq,
-        ...(failure ? { failure } : {}),
-      }),
-    );
+    // One publish when the supervisor reads transitions from inspection events (docs/architecture.md).
+    if (!this.transitionsOnInspect)
+      this.publish(
+        bus.make('session.state', {
+          session: t.sessionId,
+          worker,
+          epoch: this.epoch,
+          state: t.to,
+          seq: t.seq,
+          ...(failure ? { failure } : {}),
+        }),
+      );
     this.inspector.publish({
       actor: { id: t.sessionId, kind: 'session', parent: worker },
       from: t.from,
@@ -363,6 +371,9 @@ export class WorkerService {
         worker,
         ...(t.failure ? { error: `${t.failure.code}: ${t.failure.message}` } : {}),
       },
+      ...(this.transitionsOnInspect
+        ? { report: { epoch: this.epoch, ...(failure ? { failure } : {}) } }
+        : {}),
     });
     if (!isFinal(t.to)) return;
     // The worker actor records the end (with the time, which only the runtime knows) and stops the child.
