@@ -95,6 +95,10 @@ export class Bus {
       reconnectTimeWait: 250,
       pingInterval: 2000,
       maxPingOut: 2,
+      // nats.js builds two Errors per request (RequestError, TimeoutError) only for their stack
+      // traces: measurable on the dispatch path (docs/benchmarks/profiles/dispatch-path.json). A
+      // failed request is a RequestFailedError naming the operation and subject anyway.
+      noAsyncTraces: true,
       ...opts.connect,
     }).catch((err: unknown) => {
       throw new NatsConnectError(opts.url, err);
