@@ -2,14 +2,16 @@
  * What one inspection event costs (docs/inspect.md): building and publishing it on a real
  * nats-server (zod check + JSON + NATS write), what XState's own `inspect` option would add to a
  * session's life, and the latency from publish to a headless Chromium page over the inspector's
- * SSE feed. Run: `npx tsx test/inspect/cost.bench.ts` (prints one JSON line).
+ * SSE feed; and one session transition as a worker publishes it and the supervisor decodes it,
+ * once (an `inspect` carrying the epoch) against twice (`session.state` and `inspect`, as before
+ * `transitionsOnInspect`). Run: `npx tsx test/inspect/cost.bench.ts` (prints one JSON line).
  */
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { chromium } from 'playwright-core';
 import { createActor, fromPromise, type InspectionEvent } from 'xstate';
 import { resolveLimits, sessionMachine } from '../../src/actors/session.machine.ts';
-import { encode, subjects } from '../../src/protocol/index.ts';
+import { decode, encode, subjects } from '../../src/protocol/index.ts';
 import { NatsInspectSource } from '../../src/runtime/inspect/source.ts';
 import { startInspectorServer } from '../../src/runtime/inspect/web/server.ts';
 import { createLogger } from '../../src/runtime/logger.ts';
@@ -55,6 +57,37 @@ for (let round = 0; round < 9; round++) {
 }
 const publishUs = pct(publishRuns.slice(2), 50);
 const encodeUs = pct(encodeRuns.slice(2), 50);
+
+// 1b. One transition, worker side (make + encode + publish) and supervisor side (decode), in the
+// same interleaved rounds: twice as before (session.state on the events subject, inspect on the
+// inspect subject) against once (the inspect carrying the epoch).
+const report = { session: 'sbench0000001', worker: 'w1', epoch: 'e0c1d2e3', state: 'active' as const };
+const twiceRuns: number[] = [];
+const onceRuns: number[] = [];
+const M = 10_000;
+for (let round = 0; round < 9; round++) {
+  let t = performance.now();
+  for (let i = 1; i <= M; i++) {
+    const a = bus.make('session.state', { ...report, seq: i });
+    bus.publish(s.events('w1'), a);
+    const b = bus.make('inspect', body(i));
+    bus.publish(s.inspect('w1'), b);
+    decode(encode(a), s.events('w1'));
+    decode(encode(b), s.inspect('w1'));
+  }
+  await bus.flush();
+  twiceRuns.push(((performance.now() - t) * 1000) / M);
+  t = performance.now();
+  for (let i = 1; i <= M; i++) {
+    const b = bus.make('inspect', { ...body(i), epoch: report.epoch });
+    bus.publish(s.inspect('w1'), b);
+    decode(encode(b), s.inspect('w1'));
+  }
+  await bus.flush();
+  onceRuns.push(((performance.now() - t) * 1000) / M);
+}
+const twiceUs = pct(twiceRuns.slice(2), 50);
+const onceUs = pct(onceRuns.slice(2), 50);
 
 // 2. A session's whole life with and without an XState `inspect` observer mapping to plain data.
 const machine = sessionMachine.provide({
@@ -144,6 +177,11 @@ process.stdout.write(
     event_bytes: bytes,
     encode_us: encodeUs,
     make_encode_publish_us: publishUs,
+    // Worker publish + supervisor decode of one session transition (the decode side re-encodes
+    // to get the bytes, so both sides count the encode once more; the ratio is what matters).
+    transition_twice_us: twiceUs,
+    transition_once_us: onceUs,
+    transition_ratio_once_to_twice: Number((onceUs / twiceUs).toFixed(2)),
     session_life_ms: pct(plainRuns.slice(2), 50),
     session_life_with_xstate_inspect_ms: pct(observedRuns.slice(2), 50),
     xstate_inspect_callbacks_per_session: callbacks,
