@@ -7,109 +7,27 @@
  *  - status_ms: `openrtc status` against a running pool (a supervisor and one worker);
  *  - worker_ready_ms: `openrtc worker` from spawn to its `ready` log line (NATS connect, hello,
  *    Silero VAD and the agent modules loaded), from the build; worker_ready_src_ms: the same from
- *    the TypeScript sources through tsx, as a git clone without a build runs it.
+ *    the TypeScript sources through tsx, as a git clone without a build runs it;
+ *  - worker_boot_ms: the build's workers' own timeline (median end of each step, ms since their
+ *    process started: main, connected, sessionRuntime, welcomed, vad, agents, prewarmed).
  * Prints one JSON line with the medians and each one's ratio to node_ms.
  *
  *   npm run bench:startup [-- --quick | --smoke]
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { startNatsServer } from '../src/runtime/nats/server.ts';
 import { hardware } from './lib/hardware.ts';
 import { benchMode, byMode } from './lib/mode.ts';
 import { benchLog, emit, ROOT, runBench } from './lib/report.ts';
+import { isReady, stagePackage, stop, timed, until } from './lib/stage.ts';
 import { median, round } from './lib/stats.ts';
 
 const mode = benchMode();
 const log = benchLog('startup');
 const RUNS = byMode(mode, { full: 9, quick: 5, smoke: 1 });
 const TARGETS = { help_ms: 300, status_ms: 500, worker_ready_ms: 1200 };
-const env = { ...process.env, NATS_URL: '', OPENRTC_LOG_LEVEL: 'info', OPENRTC_AGENTS_LOG_LEVEL: 'error' };
-
-/** A package as npm installs it: bin/, dist/ (built here), package.json, node_modules; the example agents. */
-function stagePackage(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'openrtc-startup-'));
-  const build = spawnSync(process.execPath, [`${ROOT}scripts/build.mjs`, '--out', join(dir, 'dist')], {
-    stdio: ['ignore', 2, 2],
-  });
-  if (build.status !== 0) throw new Error('the build failed');
-  cpSync(`${ROOT}bin/openrtc.js`, join(dir, 'bin/openrtc.js'));
-  cpSync(`${ROOT}package.json`, join(dir, 'package.json'));
-  symlinkSync(`${ROOT}node_modules`, join(dir, 'node_modules'));
-  // The agents import `openrtc`, which resolves to this package (its name and exports).
-  mkdirSync(join(dir, 'agents'));
-  cpSync(`${ROOT}examples/agents`, join(dir, 'agents'), { recursive: true });
-  return dir;
-}
-
-/** Wall time of a command that runs to its end (ms). */
-function timed(args: string[]): number {
-  const started = performance.now();
-  const r = spawnSync(process.execPath, args, { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = performance.now() - started;
-  if (r.status !== 0) throw new Error(`${args.join(' ')} exited ${r.status}: ${r.stderr}`);
-  return ms;
-}
-
-/** Spawns a process and resolves with the time until a JSON log line on stderr matches. */
-function until(
-  args: string[],
-  match: (line: Record<string, unknown>) => boolean,
-  extraEnv: NodeJS.ProcessEnv = {},
-  timeoutMs = 60_000,
-): Promise<{ ms: number; child: ChildProcess }> {
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const child = spawn(process.execPath, args, {
-      env: { ...env, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let buf = '';
-    let tail = '';
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${args.join(' ')}: no matching line after ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onData = (d: Buffer) => {
-      buf += d;
-      tail = (tail + d).slice(-2000);
-      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
-        const text = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        let line: Record<string, unknown>;
-        try {
-          line = JSON.parse(text) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        if (match(line)) {
-          clearTimeout(timer);
-          child.stderr?.off('data', onData);
-          child.stderr?.resume();
-          resolve({ ms: performance.now() - started, child });
-        }
-      }
-    };
-    child.stdout?.resume();
-    child.stderr?.on('data', onData);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`${args.join(' ')} exited ${code} before the line it waited for:\n${tail}`));
-    });
-  });
-}
-
-const stop = (child: ChildProcess) =>
-  new Promise<void>((r) => {
-    if (child.exitCode !== null || child.signalCode !== null) return r();
-    child.once('exit', () => r());
-    child.kill('SIGTERM');
-  });
-
-const isReady = (line: Record<string, unknown>) =>
-  line.to === 'ready' && String(line.msg).startsWith('worker');
 
 runBench(async () => {
   const pkg = stagePackage();
@@ -153,6 +71,8 @@ runBench(async () => {
       worker_ready_ms: [],
       worker_ready_src_ms: [],
     } as Record<string, number[]>;
+    /** The build's workers' own boot timelines (their `worker boot timeline` line), step by step. */
+    const boot: Record<string, number[]> = {};
     const worker = async (key: string, id: string, runFrom: 'dist' | 'src') => {
       // From the staged package (dist), or from this checkout's sources through tsx.
       const args =
@@ -162,6 +82,10 @@ runBench(async () => {
       args.push('--id', id, '--json-logs');
       const w = await until(args, isReady, { OPENRTC_RUN_FROM: runFrom });
       samples[key]?.push(w.ms);
+      const timeline = w.lines.find((l) => l.msg === 'worker boot timeline')?.sinceStartMs;
+      if (runFrom === 'dist' && timeline && typeof timeline === 'object') {
+        for (const [step, ms] of Object.entries(timeline)) boot[step] = [...(boot[step] ?? []), Number(ms)];
+      }
       await stop(w.child);
     };
     for (let i = 0; i < RUNS; i++) {
@@ -188,6 +112,8 @@ runBench(async () => {
       ratio_status: ratio('status_ms'),
       ratio_worker_ready: ratio('worker_ready_ms'),
       ratio_worker_ready_src: ratio('worker_ready_src_ms'),
+      // Medians of each step's end, in ms since the worker process started (src/runtime/worker/run.ts).
+      worker_boot_ms: Object.fromEntries(Object.entries(boot).map(([k, v]) => [k, round(median(v), 0)])),
       targets: TARGETS,
       met: Object.fromEntries(Object.entries(TARGETS).map(([k, t]) => [k, (m[k] ?? Infinity) <= t])),
     });

@@ -2,6 +2,7 @@ import { ExpFilter, VAD, VADEventType, VADStream } from '@livekit/agents';
 import { AudioFrame, AudioResampler, AudioResamplerQuality } from '@livekit/rtc-node';
 import { SampleQueue, SpeechBuffer } from './sample-queue.ts';
 import {
+  SILERO_BATCHER_DEFAULTS,
   SileroBatcher,
   type SileroBatcherStats,
   type SileroFiles,
@@ -38,8 +39,7 @@ export interface BatchedVadOptions extends BatchedVadDecisionOptions {
 /** The plugin's defaults (silero-defaults.ts), and ours for batching. */
 export const BATCHED_VAD_DEFAULTS: BatchedVadOptions = {
   ...SILERO_DEFAULTS,
-  thread: 'worker',
-  maxBatch: 128,
+  ...SILERO_BATCHER_DEFAULTS,
 };
 
 /** The plugin warns when a stream falls this far (ms) behind real time. */
@@ -73,8 +73,12 @@ export class BatchedSileroVad extends VAD {
 
   static async load(opts: Partial<BatchedVadOptions> = {}, files?: SileroFiles): Promise<BatchedSileroVad> {
     const merged: BatchedVadOptions = { ...BATCHED_VAD_DEFAULTS, ...opts };
-    const batcher = await SileroBatcher.load(merged, files);
-    return new BatchedSileroVad(batcher, merged);
+    return BatchedSileroVad.on(await SileroBatcher.load(merged, files), merged);
+  }
+
+  /** A VAD on a batcher loaded with the same options (vad.ts starts one before it imports this module). */
+  static on(batcher: SileroBatcher, opts: BatchedVadOptions): BatchedSileroVad {
+    return new BatchedSileroVad(batcher, opts);
   }
 
   override get minSilenceDuration(): number {

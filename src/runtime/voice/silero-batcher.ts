@@ -52,6 +52,12 @@ interface SileroRunner {
   close(): Promise<void>;
 }
 
+/** Where the model runs and how many windows one run takes, unless the options say otherwise. */
+export const SILERO_BATCHER_DEFAULTS = { thread: 'worker', maxBatch: 128 } as const satisfies Pick<
+  SileroBatcherOptions,
+  'thread' | 'maxBatch'
+>;
+
 /** Files the batcher needs from the installed packages. */
 export interface SileroFiles {
   /** silero_vad.onnx, as shipped in @livekit/agents-plugin-silero. */

@@ -2,10 +2,12 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { VAD } from '@livekit/agents';
-import * as silero from '@livekit/agents-plugin-silero';
-import { ensureAgentsLogger } from './agents-log.ts';
-import { BatchedSileroVad } from './batched-vad.ts';
+import type * as silero from '@livekit/agents-plugin-silero';
+import { SILERO_BATCHER_DEFAULTS, SileroBatcher } from './silero-batcher.ts';
 import { SILERO_DEFAULTS } from './silero-defaults.ts';
+
+// This module imports nothing of agents-js at load: a worker starts the Silero model's thread
+// before @livekit/agents (and the plugin) are imported, so the two load at the same time.
 
 type SileroOptions = NonNullable<Parameters<typeof silero.VAD.load>[0]>;
 type InferenceSession = ConstructorParameters<typeof silero.VAD>[0];
@@ -45,20 +47,23 @@ interface OnnxParts {
  * shared by a worker's sessions would hold each finished session's stream and its 60 s speech
  * buffer forever (measured: ~120 KB heap + 1.9 MB ArrayBuffer per session). This VAD makes the
  * same streams from the same model and options without listing them. Options are fixed at load.
+ * (A class made on first use: the plugin is imported only when OPENRTC_VAD=plugin asks for it.)
  */
-class UnlistedSileroVad extends silero.VAD {
-  constructor(
-    private readonly session: InferenceSession,
-    private readonly options: Required<SileroOptions>,
-    private readonly parts: OnnxParts,
-  ) {
-    super(session, options);
-  }
+function unlistedSileroVad(plugin: typeof silero) {
+  return class UnlistedSileroVad extends plugin.VAD {
+    constructor(
+      private readonly session: InferenceSession,
+      private readonly options: Required<SileroOptions>,
+      private readonly parts: OnnxParts,
+    ) {
+      super(session, options);
+    }
 
-  override stream(): silero.VADStream {
-    const model = new this.parts.OnnxModel(this.session, this.options.sampleRate);
-    return new silero.VADStream(this as silero.VAD, this.options, model as never);
-  }
+    override stream(): silero.VADStream {
+      const model = new this.parts.OnnxModel(this.session, this.options.sampleRate);
+      return new plugin.VADStream(this as silero.VAD, this.options, model as never);
+    }
+  };
 }
 
 /** The plugin's ONNX helpers live in a module its package does not export; reach it by file path. */
@@ -79,16 +84,38 @@ async function onnxParts(): Promise<OnnxParts | undefined> {
 
 async function load(shared: SharedVadOptions | undefined): Promise<VAD> {
   const { implementation: _, ...opts } = shared ?? {};
-  if (vadImplementation(shared) === 'batched') return BatchedSileroVad.load({ ...SILERO_DEFAULTS, ...opts });
+  if (vadImplementation(shared) === 'batched') {
+    const options = { ...SILERO_DEFAULTS, ...SILERO_BATCHER_DEFAULTS, ...opts };
+    // The model's thread (onnxruntime and the model) starts first, and loads on another core
+    // while this thread imports the VAD class and agents-js.
+    const batcher = SileroBatcher.load(options);
+    batcher.catch(() => {}); // awaited below; a failure is not unhandled meanwhile
+    try {
+      const { BatchedSileroVad } = await import('./batched-vad.ts');
+      await ensureAgentsLogger();
+      return BatchedSileroVad.on(await batcher, options);
+    } catch (err) {
+      void batcher.then((b) => b.close()).catch(() => {});
+      throw err;
+    }
+  }
+  const plugin = await import('@livekit/agents-plugin-silero');
+  await ensureAgentsLogger();
   const parts = await onnxParts();
   if (!parts) {
     process.emitWarning(
       'openrtc: cannot reach the Silero plugin internals; using silero.VAD.load(), which keeps every closed stream',
     );
-    return silero.VAD.load(opts);
+    return plugin.VAD.load(opts);
   }
   const options = { ...SILERO_DEFAULTS, ...opts };
+  const UnlistedSileroVad = unlistedSileroVad(plugin);
   return new UnlistedSileroVad(await parts.newInferenceSession(options.forceCPU), options, parts);
+}
+
+/** agents-js's logger, which the VAD's streams log through (agents-log.ts). */
+async function ensureAgentsLogger(): Promise<void> {
+  (await import('./agents-log.ts')).ensureAgentsLogger();
 }
 
 let loading: Promise<{ vad: VAD; ms: number }> | undefined;
@@ -107,7 +134,6 @@ export class VadOptionsConflictError extends Error {
  * VadOptionsConflictError. A failed load is forgotten, so the next call retries.
  */
 export async function loadSharedVad(opts?: SharedVadOptions): Promise<SharedVad> {
-  ensureAgentsLogger(); // the VAD's streams log through agents-js
   const key = JSON.stringify(opts ?? {});
   if (loading) {
     if (opts && key !== loadedWith) {

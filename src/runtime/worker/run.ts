@@ -5,9 +5,9 @@ import { natsInboxPrefix } from '../nats/auth.ts';
 import { Bus } from '../nats/bus.ts';
 import { isAlive } from '../process-alive.ts';
 import { loadSharedVad, vadLoadCount } from '../voice/vad.ts';
+import type { DriverFactory } from './driver.ts';
 import { prewarmAgents } from './prewarm-agents.ts';
 import { WorkerService } from './service.ts';
-import { createVoiceDriver } from './voice-driver.ts';
 
 export interface WorkerOptions {
   nats: string;
@@ -27,6 +27,17 @@ export const WORKER_EXIT = { stopped: 0, failed: 3 } as const;
 
 /** Runs a worker process until it is drained or shut down; resolves with its exit code. */
 export async function runWorker(opts: WorkerOptions): Promise<number> {
+  const boot = bootTimeline();
+  // A worker's start is mostly importing. The Silero model's thread starts first (it loads on
+  // another core), then the session runtime's import (@livekit/agents, rtc-node, the LiveKit room
+  // code), while NATS connects (docs/package.md, Startup).
+  const vad = loadSharedVad();
+  vad.catch(() => {}); // awaited at prewarm
+  const sessionRuntime = import('./voice-driver.ts').then((m) => {
+    boot.mark('sessionRuntime');
+    return m;
+  });
+  sessionRuntime.catch(() => {}); // awaited below
   const workerId =
     opts.id ??
     `${hostname()
@@ -40,6 +51,16 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     log,
     connect: { ...opts.natsAuth, inboxPrefix: natsInboxPrefix(opts.pool, { kind: 'worker', id: workerId }) },
   });
+  boot.mark('connected');
+  // Hello waits for the runtime: from hello on the supervisor expects heartbeats, and the import
+  // holds the event loop for most of a second at a time (far longer on a loaded machine).
+  let createDriver: DriverFactory;
+  try {
+    ({ createVoiceDriver: createDriver } = await sessionRuntime);
+  } catch (err) {
+    await bus.close();
+    throw err;
+  }
   const service = new WorkerService({
     bus,
     pool: opts.pool,
@@ -47,15 +68,20 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     capacity: opts.capacity,
     drainTimeoutMs: opts.drainTimeoutMs ?? 30_000,
     log,
-    createDriver: createVoiceDriver,
+    createDriver,
     vadLoads: vadLoadCount,
     prewarm: async (agents) => {
       const started = performance.now();
-      // Silero's model session is created off the main thread while the agent modules are imported.
-      const vad = loadSharedVad().then(({ ms }) =>
-        log.info({ ms: Math.round(ms) }, 'Silero VAD loaded (shared by every session on this worker)'),
-      );
-      await Promise.all([vad, prewarmAgents(agents, log)]);
+      boot.mark('welcomed');
+      const loaded = vad.then(({ ms }) => {
+        boot.mark('vad');
+        log.info({ ms: Math.round(ms) }, 'Silero VAD loaded (shared by every session on this worker)');
+      });
+      // The agent modules load after the session runtime: they share its @livekit/agents, and the
+      // module hooks they need (the agents-js shim, tsx) would slow every import after them.
+      await Promise.all([loaded, prewarmAgents(agents, log).then(() => boot.mark('agents'))]);
+      boot.mark('prewarmed');
+      log.info({ sinceStartMs: boot.marks }, 'worker boot timeline');
       return { ms: performance.now() - started };
     },
   });
@@ -89,4 +115,18 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   }
   log.info('worker stopped');
   return WORKER_EXIT.stopped;
+}
+
+/**
+ * When each step of the worker's start ended, in ms since the process started (performance.now()):
+ * logged once, just before `ready`; bench/profile/worker-boot-profile.ts reads it.
+ */
+function bootTimeline() {
+  const marks: Record<string, number> = { main: Math.round(performance.now()) };
+  return {
+    marks,
+    mark(step: string) {
+      marks[step] = Math.round(performance.now());
+    },
+  };
 }
