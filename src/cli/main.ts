@@ -101,6 +101,18 @@ function poolCommand(
         .default(defaults.inspect ? INSPECT_PORT : undefined),
     )
     .addOption(new Option('--no-inspect', 'no web inspector'));
+  if (name === 'dev') {
+    cmd.addOption(
+      new Option('--no-watch', 'do not reload the workers when a file in the agents folder changes'),
+    );
+  }
+  cmd.addHelpText(
+    'after',
+    name === 'dev'
+      ? '\nA change in the agents folder rolls out a new generation of workers (as `openrtc rollout`):\n' +
+          'new sessions get the new code, running ones finish on theirs. SIGHUP does the same.'
+      : '\nSIGHUP (or `openrtc rollout`) rolls out a new generation of local workers with the code on disk.',
+  );
   // Credentials and the LiveKit job source come after the pool's own options in --help.
   addNatsAuthOptions(cmd);
   addLiveKitOptions(cmd);
@@ -146,6 +158,7 @@ function poolCommand(
             ? { inspectPort: opts.inspect === true ? INSPECT_PORT : opts.inspect }
             : {}),
           ...(livekit ? { livekit } : {}),
+          ...(name === 'dev' && opts.watch !== false ? { watch: true } : {}),
         },
         hooks,
       ),
@@ -244,6 +257,41 @@ const statusCmd = program
 addNatsAuthOptions(statusCmd).action(async (opts, cmd: Command) => {
   const { statusCommand } = await import('./status.ts');
   process.exitCode = await statusCommand({ ...opts, ...(await clientTarget(opts, cmd)) });
+});
+
+const rolloutCmd = program
+  .command('rollout')
+  .description('roll out new agent code: a new generation of workers, then the old one drains')
+  .addOption(natsOption())
+  .addOption(poolOption())
+  .addOption(
+    new Option('--timeout <ms>', 'how long the new generation may take to be ready')
+      .argParser(positiveInt('--timeout'))
+      .default(120_000),
+  )
+  .option('--json', 'print the rollout (or its error) as JSON');
+rolloutCmd.addHelpText(
+  'after',
+  `
+Asks the leading supervisor of the pool (over NATS, like \`status\`) for a rolling upgrade:
+  1. it starts a new generation of its local workers (as many as --workers and --spares), which
+     import the agent modules as they are on disk now and prewarm;
+  2. it waits until every one of them is ready; until then the old generation takes every session;
+  3. new sessions then go to the new generation only, and the old generation drains: it takes no
+     new sessions, its running sessions finish on the code they started with, then it stops.
+If the new generation fails to import or prewarm (or is not ready within --timeout), it is stopped
+and the old generation serves on; the error names the agent file and the phase (import, prewarm).
+Workers that joined from other hosts (\`openrtc worker\`) with a newer code version are a newer
+generation too; with no local workers, a rollout drains every generation older than the newest ready one.
+SIGHUP to the \`openrtc start|dev|supervisor\` process does the same; \`openrtc dev\` does it on every
+change in the agents folder. New agent files (or removed ones) need a restart: the registry is
+read at start. See docs/operations.md.
+
+Exit codes: 0 the new generation serves; 1 it failed (the old one serves on) or no supervisor answered.`,
+);
+addNatsAuthOptions(rolloutCmd).action(async (opts, cmd: Command) => {
+  const { rolloutCommand } = await import('./rollout.ts');
+  process.exitCode = await rolloutCommand({ ...opts, ...(await clientTarget(opts, cmd)) });
 });
 
 addNatsAuthOptions(program.command('inspect'))

@@ -41,9 +41,21 @@ export function formatStatus(s: MessageOf<'status.ok'>, now: number): string {
   lines.push('');
   lines.push(
     table(
-      ['WORKER', 'PID', 'HOST', 'STATE', 'SUPERVISION', 'SESSIONS', 'RSS MB', 'PREWARM MS', 'RESTARTS'],
+      [
+        'WORKER',
+        'GEN',
+        'PID',
+        'HOST',
+        'STATE',
+        'SUPERVISION',
+        'SESSIONS',
+        'RSS MB',
+        'PREWARM MS',
+        'RESTARTS',
+      ],
       s.workers.map((w) => [
         w.worker,
+        w.generation === undefined ? '-' : String(w.generation),
         String(w.pid ?? '-'),
         w.host ?? '-',
         w.spare ? `${w.state} (spare)` : w.state,
@@ -56,6 +68,8 @@ export function formatStatus(s: MessageOf<'status.ok'>, now: number): string {
     ),
   );
   lines.push('');
+  const gens = formatGenerations(s);
+  if (gens) lines.push(gens, '');
   lines.push(
     table(
       ['SESSION', 'AGENT', 'WORKER', 'STATE', 'AGE S', 'ERROR'],
@@ -81,4 +95,28 @@ export function table(header: string[], rows: string[][]): string {
       .join('  ')
       .trimEnd();
   return [fmt(header), ...rows.map(fmt)].join('\n');
+}
+
+/** The pool's worker generations and its latest rollout; empty when there is nothing to tell. */
+export function formatGenerations(s: MessageOf<'status.ok'>): string {
+  const gens = s.generations ?? [];
+  if (gens.length === 0 && !s.rollout) return '';
+  const lines = [
+    table(
+      ['GENERATION', 'CODE', 'WORKERS', 'SESSIONS', 'ROLE'],
+      gens.map((g) => [
+        String(g.generation),
+        g.code ?? '-',
+        g.workers.join(','),
+        String(g.sessions),
+        g.serving ? 'serving' : g.draining ? 'draining' : g.pending ? 'starting' : '-',
+      ]),
+    ),
+  ];
+  const r = s.rollout;
+  if (r) {
+    const why = r.error ? `: ${r.error.code}: ${r.error.message}` : '';
+    lines.push(`last rollout: generation ${r.generation} ${r.state}${why}`);
+  }
+  return lines.join('\n');
 }

@@ -54,6 +54,15 @@ export class PoolClient {
     return this.bus.request(this.subjects.status, this.bus.make('status', {}), timeoutMs);
   }
 
+  /** A rolling upgrade (docs/operations.md); answered once the new generation serves, or failed. */
+  rollout(rolloutTimeoutMs: number, timeoutMs = rolloutTimeoutMs + 10_000): Promise<MessageOf<'rollout.ok'>> {
+    return this.bus.request(
+      this.subjects.rollout,
+      this.bus.make('rollout', { timeoutMs: rolloutTimeoutMs }),
+      timeoutMs,
+    );
+  }
+
   /**
    * Follows one session's transitions. Subscribe before dispatching, then call `track(id)` with
    * the id the dispatch returned: transitions that arrived before (a fast session can be well

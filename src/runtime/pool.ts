@@ -15,8 +15,9 @@ import { type RunningNatsServer, startNatsServer } from './nats/server.ts';
 import { Lease, type LeaseOptions } from './ops/lease.ts';
 import { loadObservers, SessionObservers } from './ops/observers.ts';
 import { DurableRecord, type RecordOptions } from './ops/record.ts';
+import { RolloutQueue, watchAgents } from './ops/reload.ts';
 import { ProcessSpawner } from './spawner.ts';
-import { SUPERVISOR_ID, SupervisorService } from './supervisor/service.ts';
+import { type RolloutOutcome, SUPERVISOR_ID, SupervisorService } from './supervisor/service.ts';
 
 export interface PoolOptions extends PoolSinkOptions {
   agentsDir: string;
@@ -48,6 +49,8 @@ export interface PoolOptions extends PoolSinkOptions {
   livekit?: LiveKitOptions;
   /** Caps, circuit breaker and session observers (docs/operations.md). */
   operations?: OperationsOptions;
+  /** Watch the agents folder and roll out a new generation on every change (`openrtc dev`). */
+  watch?: boolean;
 }
 
 export interface OperationsOptions {
@@ -78,6 +81,11 @@ export interface PoolHandle {
   sinks: PoolSinks;
   /** The LiveKit dispatcher, when `livekit` was given. */
   livekit?: LiveKitDispatcher;
+  /**
+   * A rolling upgrade (docs/operations.md): new local workers with the code on disk; once all are
+   * ready, the older generation drains. Rollouts asked for meanwhile run after it, as one.
+   */
+  rollout(reason: string): Promise<RolloutOutcome>;
   /** Drains the pool (sessions finish up to the drain timeout), stops workers, then NATS. */
   stop(): Promise<void>;
 }
@@ -129,17 +137,22 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
   // Ids are unique per supervisor incarnation: workers left draining by a dead supervisor must
   // never share a command subject with the new supervisor's workers.
   const incarnation = randomBytes(2).toString('hex');
-  const localWorkers = [
-    ...Array.from({ length: opts.workers }, (_, i) => ({
-      id: `w${i + 1}-${incarnation}`,
-      capacity: opts.capacity,
-    })),
-    ...Array.from({ length: opts.spares ?? 0 }, (_, i) => ({
-      id: `s${i + 1}-${incarnation}`,
-      capacity: opts.capacity,
-      spare: true,
-    })),
-  ];
+  // Generation 1 is `w1-<incarnation>`; a rollout's generation g is `w1-<incarnation>-g<g>`.
+  const generationWorkers = (generation: number) => {
+    const tail = generation > 1 ? `-g${generation}` : '';
+    return [
+      ...Array.from({ length: opts.workers }, (_, i) => ({
+        id: `w${i + 1}-${incarnation}${tail}`,
+        capacity: opts.capacity,
+      })),
+      ...Array.from({ length: opts.spares ?? 0 }, (_, i) => ({
+        id: `s${i + 1}-${incarnation}${tail}`,
+        capacity: opts.capacity,
+        spare: true,
+      })),
+    ];
+  };
+  const localWorkers = generationWorkers(1);
   const workerArgs = (id: string) => [
     '--nats',
     natsUrl,
@@ -160,6 +173,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     pool: opts.pool,
     registry,
     localWorkers,
+    rolloutWorkers: generationWorkers,
     heartbeatMs: opts.heartbeatMs,
     drainTimeoutMs: opts.drainTimeoutMs,
     log,
@@ -211,10 +225,15 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
   service.start();
   const livekit = opts.livekit ? new LiveKitDispatcher(service, registry, opts.livekit, log) : undefined;
   livekit?.start();
+  const rollouts = new RolloutQueue(() => service.rollout(), log);
+  const unwatch = opts.watch
+    ? watchAgents(agentsDir, (files) => void rollouts.request(`changed: ${files.join(', ')}`), log)
+    : undefined;
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
     stopping ??= (async () => {
+      unwatch?.();
       livekit?.drain();
       service.drain();
       const deadline = opts.drainTimeoutMs + 10_000;
@@ -241,6 +260,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     ...(embedded ? { embedded } : {}),
     sinks,
     ...(livekit ? { livekit } : {}),
+    rollout: (reason) => rollouts.request(reason),
     stop,
   };
 }
@@ -252,6 +272,9 @@ export async function runPool(
 ): Promise<number> {
   const pool = await startPool(opts);
   hooks.running?.(pool);
+  // SIGHUP: a rolling upgrade to the code on disk (docs/operations.md).
+  const onHangup = () => void pool.rollout('SIGHUP');
+  process.on('SIGHUP', onHangup);
   pool.log.info(
     { url: pool.url },
     `pool '${pool.pool}' running; try: openrtc dispatch --nats ${pool.url} --pool ${pool.pool} --agent ${pool.registry[0]?.name ?? '<name>'} --wait`,
@@ -264,6 +287,7 @@ export async function runPool(
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+  process.off('SIGHUP', onHangup);
   await pool.stop();
   hooks.stopped?.(pool);
   // The exit code tells how the drain went: 0 every session finished, 4 some were cut short

@@ -56,6 +56,20 @@ export interface RenderOptions {
 }
 
 /** The pool as a screen: health, workers, sessions and the latest transitions. */
+/** One line for the worker generations, when the pool has more than one (or a rollout under way). */
+function generationsLine(view: PoolView): string {
+  const gens = view.generations;
+  if (gens.length < 2 && !gens.some((g) => g.pending || g.draining)) return '';
+  const role = (g: (typeof gens)[number]) =>
+    g.serving ? 'serving' : g.draining ? 'draining' : g.pending ? 'starting' : 'idle';
+  return `generations: ${gens
+    .map(
+      (g) =>
+        `${g.generation} ${role(g)} (code ${g.code ?? '-'}, ${g.workers.length} workers, ${g.sessions} sessions)`,
+    )
+    .join(' · ')}`;
+}
+
 export function renderView(view: PoolView, o: RenderOptions): string[] {
   const width = o.width ?? 120;
   const sessions = view.sessionRows(o.filter, o.sort, o.now);
@@ -91,6 +105,7 @@ export function renderView(view: PoolView, o: RenderOptions): string[] {
         ]),
       width,
     ),
+    ...[generationsLine(view).slice(0, width)].filter(Boolean),
     '',
   ];
   // The actor tree (supervisor → workers → running sessions), kept short: a few sessions per worker.

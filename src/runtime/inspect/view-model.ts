@@ -59,6 +59,8 @@ export class PoolView {
   /** The supervisor actor's id: from its own events, or the sender of the status replies. */
   supervisor: string | null = null;
   rejected: Record<string, number> = {};
+  /** Worker generations from the latest status (docs/operations.md), oldest first. */
+  generations: NonNullable<StatusReply['generations']> = [];
   readonly workers = new Map<string, WorkerRow>();
   readonly sessions = new Map<string, SessionRow>();
   /** Latest transitions, newest last. */
@@ -72,6 +74,7 @@ export class PoolView {
   setStatus(s: StatusReply): void {
     this.health = s.health;
     this.rejected = s.rejected;
+    this.generations = s.generations ?? [];
     this.supervisor = s.from;
     const workers = new Set<string>();
     for (const w of s.workers) {

@@ -8,7 +8,12 @@ import {
   ledgerEntry,
 } from '../../actors/pool-views.ts';
 import { supervisorMachine } from '../../actors/supervisor.machine.ts';
-import type { DispatchResult, SupervisorEmitted, SupervisorInput } from '../../actors/supervisor.types.ts';
+import type {
+  DispatchResult,
+  RolloutView,
+  SupervisorEmitted,
+  SupervisorInput,
+} from '../../actors/supervisor.types.ts';
 import {
   type AgentSpec,
   type ErrorData,
@@ -52,6 +57,8 @@ export interface SupervisorServiceOptions {
   historyFallback?: (session: string) => Promise<SessionHistory | undefined>;
   /** This supervisor's leadership term (its lease revision): every command and supervisor.up carries it. */
   term?: number;
+  /** The local workers of a new generation (`openrtc rollout`, SIGHUP, dev's reload); absent: none. */
+  rolloutWorkers?: (generation: number) => { id: string; capacity: number; spare?: boolean }[];
   /** Starts a local worker process; returns its pid. */
   spawnWorker(worker: string, attempt: number): number;
   killWorker(worker: string, signal: NodeJS.Signals): void;
@@ -61,6 +68,9 @@ const COMMAND_TIMEOUT_MS = 3000;
 export const SUPERVISOR_ID = 'supervisor';
 
 type Emitted<T extends SupervisorEmitted['type']> = Extract<SupervisorEmitted, { type: T }>;
+
+/** How a rollout ended: done (the new generation serves), or failed (the old one serves on). */
+export type RolloutOutcome = { ok: true; rollout: RolloutView } | { ok: false; error: ErrorData };
 type SessionStateBody = Omit<MessageOf<'session.state'>, 'v' | 'id' | 'ts' | 'from' | 'type'>;
 
 /** The ledger: every session the supervisor knows, live or in the bounded record of ended ones. */
@@ -120,6 +130,7 @@ export class SupervisorService {
     bus.subscribe(this.s.inspectAll, (msg, raw) => this.onInspect(msg, raw.subject));
     bus.subscribe(this.s.dispatch, (msg) => this.onDispatch(msg));
     bus.subscribe(this.s.status, (msg) => (msg.type === 'status' ? this.status(msg.id) : undefined));
+    bus.subscribe(this.s.rollout, (msg) => (msg.type === 'rollout' ? this.onRollout(msg) : undefined));
     serveHistory(bus, this.s, this.history, this.o.historyFallback);
     // While our own link is down, silence proves nothing about the workers.
     bus.onLink((connected) => this.actor.send({ type: 'BUS', now: Date.now(), connected }));
@@ -151,6 +162,38 @@ export class SupervisorService {
   get ledger(): LedgerView {
     const ctx = () => this.actor.getSnapshot().context;
     return { get: (session) => ledgerEntry(ctx(), session), all: () => ledgerEntries(ctx()) };
+  }
+
+  /**
+   * A rolling upgrade (docs/operations.md): a new generation of local workers with the code on
+   * disk; once all are ready, the older generations drain. Resolves when it is done or failed.
+   */
+  rollout(timeoutMs?: number): Promise<RolloutOutcome> {
+    const requestId = randomUUID();
+    const ctx = this.actor.getSnapshot().context;
+    const workers = this.o.rolloutWorkers?.(ctx.generation + 1) ?? [];
+    return new Promise((resolve) => {
+      const sub = this.actor.on('rollout.result', (r) => {
+        if (r.requestId !== requestId) return;
+        sub.unsubscribe();
+        resolve(r.ok ? { ok: true, rollout: r.rollout } : { ok: false, error: r.error });
+      });
+      this.log.info({ workers: workers.map((w) => w.id) }, 'rollout: starting a new generation');
+      this.actor.send({
+        type: 'ROLLOUT',
+        now: Date.now(),
+        requestId,
+        workers,
+        ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+      });
+    });
+  }
+
+  private async onRollout(msg: MessageOf<'rollout'>): Promise<Reply> {
+    const result = await this.rollout(msg.timeoutMs);
+    if (!result.ok) return this.o.bus.make('error', { ref: msg.id, error: result.error });
+    const { requestId, deadline, ...rollout } = result.rollout;
+    return this.o.bus.make('rollout.ok', { ref: msg.id, rollout });
   }
 
   /** How the drain went: the sessions it cut short (adopted ones included). */
@@ -483,6 +526,14 @@ export class SupervisorService {
           ...(this.o.term !== undefined ? { term: this.o.term } : {}),
         }),
       );
+    });
+    a.on('rollout.result', (e) => {
+      if (e.ok) {
+        const { generation, workers, drained } = e.rollout;
+        this.log.info({ generation, workers, drained }, 'rollout done: the new generation serves');
+      } else {
+        this.log.error({ err: e.error }, 'rollout failed: the old generation serves on');
+      }
     });
     a.on('pool.health', (e) =>
       this.log[e.health === 'degraded' ? 'warn' : 'info'](

@@ -1,6 +1,7 @@
+import { generations } from '../../actors/pool-generations.ts';
 import { breakerStatus, tenantCounts } from '../../actors/pool-limits.ts';
 import { knownSessions } from '../../actors/pool-views.ts';
-import type { SupervisorContext } from '../../actors/supervisor.types.ts';
+import type { RolloutView, SupervisorContext } from '../../actors/supervisor.types.ts';
 import type { MessageOf } from '../../protocol/index.ts';
 
 type StatusBody = Omit<MessageOf<'status.ok'>, 'v' | 'id' | 'ts' | 'from' | 'type'>;
@@ -41,6 +42,8 @@ export function buildStatus(
         lastSeen: w.lastSeen,
         ...(w.spare ? { spare: true } : {}),
         ...(w.error ? { error: w.error } : {}),
+        generation: w.generation,
+        ...(w.code ? { code: w.code } : {}),
       })),
     sessions: knownSessions(ctx).map((x) => ({
       session: x.session,
@@ -59,5 +62,13 @@ export function buildStatus(
     ...(Object.keys(ctx.limits.tenants).length || ctx.limits.perTenant !== undefined
       ? { tenants: tenantCounts(ctx) }
       : {}),
+    generations: generations(ctx),
+    ...(ctx.rollout ? { rollout: rolloutStatus(ctx.rollout) } : {}),
   };
+}
+
+/** A rollout as status and `rollout.ok` show it. */
+export function rolloutStatus(r: RolloutView): NonNullable<StatusBody['rollout']> {
+  const { requestId, deadline, ...shown } = r;
+  return shown;
 }
