@@ -43,10 +43,27 @@ export class InspectPublisher {
         toState: t.to,
         event: t.event,
         seq: t.seq,
-        summary: t.summary,
+        summary: clipped(t.summary),
         ...(t.report ? { epoch: t.report.epoch } : {}),
         ...(t.report?.failure ? { failure: t.report.failure } : {}),
       }),
     );
   }
+}
+
+/** The longest string a summary value may be (the protocol's `Scalar`). */
+const SUMMARY_TEXT_MAX = 4096;
+
+/**
+ * A summary whose strings fit the protocol: `error` is `code: message`, and a message may be as long
+ * as the limit itself. Cut, not refused: the event carries a session's report too.
+ */
+function clipped(summary: Record<string, string>): Record<string, string> {
+  let out: Record<string, string> | undefined;
+  for (const [key, value] of Object.entries(summary)) {
+    if (value.length <= SUMMARY_TEXT_MAX) continue;
+    out ??= { ...summary };
+    out[key] = `${value.slice(0, SUMMARY_TEXT_MAX - 1)}…`;
+  }
+  return out ?? summary;
 }
