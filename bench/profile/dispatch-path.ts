@@ -5,10 +5,10 @@
  * the session's transitions (sub-ms, unlike the workers' ms envelope stamps), and every process
  * runs the V8 sampling profiler (cpu-profile.cjs): the profiles are cut to the measured window
  * (CLOCK_MONOTONIC is shared by the processes) and summarised by self time per function and
- * package. Prints one JSON document; with `--write` it also writes
+ * package. Prints one JSON document; with `--write-docs` it also writes
  * docs/benchmarks/profiles/dispatch-path.json.
  *
- *   npx tsx bench/profile/dispatch-path.ts [--n 100] [--write]
+ *   npx tsx bench/profile/dispatch-path.ts [--n 100] [--write-docs]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ import { percentile, round } from '../lib/stats.ts';
 const args = process.argv.slice(2);
 const N = Number(args[args.indexOf('--n') + 1] || 100);
 const WARMUP = 20;
-const WRITE = args.includes('--write');
+const WRITE = args.includes('--write-docs');
 const PROFILE_DIR = mkdtempSync(join(tmpdir(), 'openrtc-dispatch-prof-'));
 
 const HOPS = [
@@ -218,7 +218,7 @@ async function main(): Promise<void> {
     }),
   );
   const doc = {
-    generated_by: 'npx tsx bench/profile/dispatch-path.ts --write',
+    generated_by: 'npx tsx bench/profile/dispatch-path.ts --write-docs',
     commit: execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT }).toString().trim(),
     load_1m: round(loadavg()[0] ?? 0, 2),
     n: samples.length,
