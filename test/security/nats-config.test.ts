@@ -13,9 +13,19 @@ import {
 } from '../../src/cli/nats-config.ts';
 import { subjects } from '../../src/protocol/index.ts';
 import { natsAuthEnv, natsConnectOptions, natsInboxPrefix } from '../../src/runtime/nats/auth.ts';
-import { natsAuthorizationConfig, rolePermissions } from '../../src/runtime/nats/permissions.ts';
-import type { RunningNatsServer } from '../../src/runtime/nats/server.ts';
-import { connectTo, record, startServerWithConfig, useTempDir } from './support.ts';
+import { Bus } from '../../src/runtime/nats/bus.ts';
+import {
+  generatePoolUsers,
+  natsAuthorizationConfig,
+  rolePermissions,
+  supervisorJetStream,
+} from '../../src/runtime/nats/permissions.ts';
+import { type RunningNatsServer, startNatsServer } from '../../src/runtime/nats/server.ts';
+import { Lease } from '../../src/runtime/ops/lease.ts';
+import { DurableRecord } from '../../src/runtime/ops/record.ts';
+import { captureLog } from '../support/log.ts';
+import { waitFor } from '../support/wait.ts';
+import { connectTo, permissionErrors, record, startServerWithConfig, useTempDir } from './support.ts';
 
 const tmp = useTempDir();
 const servers: RunningNatsServer[] = [];
@@ -56,7 +66,7 @@ describe('natsAuthorizationConfig', () => {
       subscribe: { allow: [s.inspectAll, `${natsInboxPrefix(pool, { kind: 'client' })}.>`] },
     });
     expect(rolePermissions(pool, { kind: 'supervisor' })).toEqual({
-      publish: { allow: [s.all] },
+      publish: { allow: [s.all, ...supervisorJetStream(pool)] },
       subscribe: { allow: [s.all, `${natsInboxPrefix(pool)}.>`] },
       allow_responses: true,
     });
@@ -240,5 +250,76 @@ describe('CLI helpers', () => {
     expect(() => natsAuthEnv({ natsToken: 't' }, { NATS_USER: 'u', NATS_PASSWORD: 'p' })).toThrow(
       /choose one way/,
     );
+  });
+});
+
+describe("the supervisor's JetStream permissions (real nats-server with JetStream, generated config)", () => {
+  it('lets the supervisor hold the lease and keep the durable record, and nobody else touch them', async () => {
+    const pool = 'js1';
+    const users = generatePoolUsers({ pool, workers: ['w1'], clients: ['app'] });
+    const server = await startNatsServer({
+      configFile: tmp.write('js.conf', natsAuthorizationConfig(users)),
+      jetstream: true,
+    });
+    servers.push(server);
+    const { log, lines } = captureLog({ role: 'supervisor' });
+    const env = { NATS_USER: users.supervisor.user, NATS_PASSWORD: users.supervisor.password };
+    const bus = await Bus.connect({
+      url: server.url,
+      name: 'openrtc-supervisor',
+      self: 'supervisor',
+      log,
+      connect: { ...natsConnectOptions({}, env), inboxPrefix: natsInboxPrefix(pool, { kind: 'supervisor' }) },
+    });
+    try {
+      // The lease: create the bucket, take, renew (compare-and-set), read, release. A refused
+      // JetStream call would fail its request, and so the test.
+      const lease = await Lease.open(bus, pool, 'sup-1', log, { ttlMs: 1500 });
+      const term = await lease.acquire({ giveUpMs: 3000 });
+      expect(term).toBeGreaterThan(0);
+      const lost: string[] = [];
+      lease.keep((reason) => lost.push(reason));
+      // The first renewal writes the term into the lease.
+      await waitFor('a renewal', async () => (await lease.holder())?.term === term);
+      expect((await lease.holder())?.id).toBe('sup-1');
+      await lease.release();
+      expect(lost).toEqual([]);
+      // The record: create the stream, write a session, read it back, load the newest.
+      const rec = await DurableRecord.open(bus, pool, log);
+      const view = {
+        session: 'sabc',
+        agent: 'dental',
+        worker: 'w1',
+        jobId: 'j1',
+        room: 'r1',
+        state: 'closed' as const,
+        seq: 6,
+        createdAt: 1,
+        since: 2,
+        confirmed: true,
+        reported: true,
+        speech: { start: 0, end: 0 },
+      };
+      rec.write(view);
+      await rec.flush();
+      expect((await rec.get('sabc'))?.view).toMatchObject({ session: 'sabc', state: 'closed' });
+      expect((await rec.load(10)).map((e) => e.view.session)).toEqual(['sabc']);
+      expect(lines.filter((l) => /failed/.test(String(l.msg)))).toEqual([]);
+
+      // A worker's credentials reach neither the lease nor the record.
+      const w1 = users.workers[0] as (typeof users.workers)[0];
+      const worker = await connectTo(server.url, {
+        ...natsConnectOptions({}, { NATS_USER: w1.user, NATS_PASSWORD: w1.password }),
+        inboxPrefix: natsInboxPrefix(pool, { kind: 'worker', id: 'w1' }),
+      });
+      open.push(worker);
+      const workerDenied = permissionErrors(worker);
+      worker.publish('$KV.openrtc_lease_js1.leader', '{"id":"intruder","term":99}');
+      worker.publish('$JS.API.STREAM.INFO.OPENRTC_RECORD_js1', '');
+      await worker.flush();
+      await waitFor('both refused', () => workerDenied.seen.length >= 2);
+    } finally {
+      await bus.close();
+    }
   });
 });

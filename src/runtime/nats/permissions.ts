@@ -1,6 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { nkeys } from '@nats-io/transport-node';
 import { subjects } from '../../protocol/index.ts';
+import { leaseBucket } from '../ops/lease.ts';
+import { recordNames } from '../ops/record.ts';
 import { type NatsRole, natsInboxPrefix } from './auth.ts';
 
 /** How a user signs in: a password (plain, or a bcrypt hash nats-server recognizes by `$2a$`), or an nkey. */
@@ -25,7 +27,8 @@ export interface NatsPermissions {
 /**
  * The least a role needs, built only from subjects(pool):
  * - supervisor: everything under the pool and its inboxes (it writes or reads every reply there
- *   anyway), so local workers may share its credentials; and replies to hellos and dispatches;
+ *   anyway), so local workers may share its credentials; replies to hellos and dispatches; and the
+ *   JetStream API of its own lease bucket and record stream only (`supervisorJetStream`);
  * - worker: publishes only its own hello, events and inspect subjects (and replies to its commands),
  *   subscribes only to its own command subject, the broadcast and its own reply inbox;
  * - client: requests dispatch and status, watches inspect events, and reads its replies.
@@ -36,7 +39,7 @@ export function rolePermissions(pool: string, role: NatsRole): NatsPermissions {
   switch (role.kind) {
     case 'supervisor':
       return {
-        publish: { allow: [s.all] },
+        publish: { allow: [s.all, ...supervisorJetStream(pool)] },
         subscribe: { allow: [s.all, `${natsInboxPrefix(pool)}.>`] },
         allow_responses: true,
       };
@@ -52,6 +55,36 @@ export function rolePermissions(pool: string, role: NatsRole): NatsPermissions {
         subscribe: { allow: [s.inspectAll, inbox] },
       };
   }
+}
+
+/**
+ * The JetStream subjects a supervisor publishes to (docs/operations.md): the API calls on its
+ * leadership lease's KV bucket (ops/lease.ts) and on its durable record's stream (ops/record.ts),
+ * and the data subjects of both. Nothing of any other stream or bucket; replies come to its inbox.
+ */
+export function supervisorJetStream(pool: string): string[] {
+  const kv = `KV_${leaseBucket(pool)}`;
+  const { stream, prefix } = recordNames(pool);
+  const api = '$JS.API';
+  // Exactly the calls these clients make (watched on a nats-server 2.9.10 with @nats-io/jetstream 3).
+  return [
+    // jetstream() checks the account once.
+    `${api}.INFO`,
+    // The lease: create the bucket (idempotent), read the key (direct get), create/update/delete it.
+    `${api}.STREAM.INFO.${kv}`,
+    `${api}.STREAM.CREATE.${kv}`,
+    `${api}.DIRECT.GET.${kv}.>`,
+    `$KV.${leaseBucket(pool)}.>`,
+    // The record: create or update the stream, write and read a session, load the newest ones
+    // through an ordered consumer.
+    `${api}.STREAM.INFO.${stream}`,
+    `${api}.STREAM.CREATE.${stream}`,
+    `${api}.STREAM.UPDATE.${stream}`,
+    `${api}.STREAM.MSG.GET.${stream}`,
+    `${api}.CONSUMER.CREATE.${stream}.>`,
+    `${api}.CONSUMER.MSG.NEXT.${stream}.>`,
+    `${prefix}.*`,
+  ];
 }
 
 /** A nats-server config (`authorization { users = [...] }`) giving each role only what it needs. */

@@ -53,7 +53,7 @@ export class Lease {
     opts: LeaseOptions = {},
   ): Promise<Lease> {
     const kvm = new Kvm(await bus.jetstream());
-    const bucket = `openrtc_lease_${pool}`;
+    const bucket = leaseBucket(pool);
     const ttlMs = opts.ttlMs ?? 1500;
     const kv = await kvm.create(bucket, { ttl: ttlMs, history: 1 });
     return new Lease(kv, bucket, id, log, opts);
@@ -156,4 +156,9 @@ export class Lease {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
   }
+}
+
+/** The JetStream KV bucket of a pool's leadership lease (its stream is `KV_<bucket>`). */
+export function leaseBucket(pool: string): string {
+  return `openrtc_lease_${pool}`;
 }

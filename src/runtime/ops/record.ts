@@ -52,8 +52,7 @@ export class DurableRecord {
   static async open(bus: Bus, pool: string, log: Logger, opts: RecordOptions = {}): Promise<DurableRecord> {
     const js = await bus.jetstream();
     const jsm = await js.jetstreamManager();
-    const stream = `OPENRTC_RECORD_${pool}`;
-    const prefix = `openrtc_record.${pool}`;
+    const { stream, prefix } = recordNames(pool);
     const config = {
       name: stream,
       subjects: [`${prefix}.*`],
@@ -137,4 +136,9 @@ export class DurableRecord {
     }
     await Promise.allSettled([...this.writes]);
   }
+}
+
+/** The JetStream stream of a pool's durable record, and the subject prefix of its messages. */
+export function recordNames(pool: string): { stream: string; prefix: string } {
+  return { stream: `OPENRTC_RECORD_${pool}`, prefix: `openrtc_record.${pool}` };
 }
