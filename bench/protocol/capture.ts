@@ -67,13 +67,15 @@ async function main(): Promise<void> {
   const pick = (type: string, score: (c: Captured) => number = () => 0) =>
     seen.filter((c) => c.type === type).sort((a, b) => score(b) - score(a))[0];
   const json = (c: Captured) => JSON.parse(c.text) as Record<string, unknown>;
+  const activeInspect = (c: Captured) => {
+    const m = json(c) as { actor: { kind: string }; toState: string };
+    return m.actor.kind === 'session' && m.toState === 'active' ? 1 : 0;
+  };
   const out = [
-    pick('session.state', (c) => (json(c).state === 'active' ? 1 : 0)),
+    pick('session.state', (c) => (json(c).state === 'active' ? 1 : 0)) ??
+      asSessionState(pick('inspect', activeInspect)),
     pick('heartbeat', (c) => (json(c).sessions as unknown[]).length),
-    pick('inspect', (c) => {
-      const m = json(c) as { actor: { kind: string }; toState: string };
-      return m.actor.kind === 'session' && m.toState === 'active' ? 1 : 0;
-    }),
+    pick('inspect', activeInspect),
     pick('session.speech'),
     pick('ack'),
     pick('dispatch'),
@@ -82,6 +84,42 @@ async function main(): Promise<void> {
   if (missing.length) throw new Error(`not captured: ${missing.join(', ')}`);
   writeFileSync(CAPTURED, `${JSON.stringify(out, null, 2)}\n`);
   process.stderr.write(`wrote ${CAPTURED}\n`);
+}
+
+/**
+ * A pool's workers send a supervisor that reads transitions from inspect events
+ * (`transitionsOnInspect`) no `session.state`: the one an older supervisor would get for the same
+ * transition is made from the worker's inspect (same envelope, same report fields).
+ */
+function asSessionState(c: Captured | undefined): Captured | undefined {
+  if (!c) return undefined;
+  const m = JSON.parse(c.text) as {
+    v: number;
+    id: string;
+    ts: number;
+    from: string;
+    actor: { id: string; parent: string };
+    epoch: string;
+    toState: string;
+    seq: number;
+  };
+  const state = {
+    v: m.v,
+    id: m.id,
+    ts: m.ts,
+    from: m.from,
+    type: 'session.state',
+    session: m.actor.id,
+    worker: m.actor.parent,
+    epoch: m.epoch,
+    state: m.toState,
+    seq: m.seq,
+  };
+  return {
+    type: 'session.state',
+    subject: c.subject.replace('.inspect.', '.sup.events.'),
+    text: JSON.stringify(state),
+  };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) runBench(main);
