@@ -305,7 +305,9 @@ export function loseWorker(d: Draft, id: string, exit: WorkerExit, why: string):
     return;
   }
   if (w.pending) {
-    patchWorker(d, id, { supervision: 'stopped', state: 'failed' });
+    // Its own report (import, prewarm) names the cause best; else how it was lost.
+    const error = w.error ?? { code: 'worker_lost' as const, message: why };
+    patchWorker(d, id, { supervision: 'stopped', state: 'failed', error });
     return;
   }
   if (d.mode === 'running' && w.local && !w.spare) promoteSpare(d, id, why);
