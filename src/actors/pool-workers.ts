@@ -213,6 +213,7 @@ export function onWorkerState(d: Draft, e: EventOf<'WORKER_STATE'>): void {
     patchWorker(d, e.worker, { error: e.reason });
   if (!fence(d, 'worker.state', e.worker, e.epoch)) return;
   const w = patchWorker(d, e.worker, { state: e.state });
+  onCode(d, e.worker, e.code);
   if (w.spare && e.state === 'ready') serveFirstReady(d, e.worker);
   retiredStopped(d, e.worker);
 }

@@ -106,6 +106,8 @@ export const WorkerStateChanged = message('worker.state', {
   epoch: Epoch,
   state: WorkerState,
   reason: ErrorData.optional(),
+  /** The code version of the agent modules it loaded, once prewarmed (so `ready` comes with it). */
+  code: CodeVersion.optional(),
 });
 
 /** Why a session failed: the phase it was in, a stable code, and a message for people. */

@@ -248,6 +248,23 @@ describe('worker generations and rollouts (simulated clock)', () => {
     expect(placed).toEqual(new Set(['w1', 'w2', 'r1']));
   });
 
+  it("a remote worker's ready report carries its code: it joins its generation without waiting for a heartbeat", () => {
+    const p = pool();
+    join(p, 'r1', 'e1', OLD);
+    p.hello('r2', 'e2');
+    p.send({
+      type: 'WORKER_STATE',
+      now: p.clock.now(),
+      worker: 'r2',
+      epoch: 'e2',
+      state: 'ready',
+      code: OLD,
+    });
+    expect(p.ctx().workers.r2).toMatchObject({ generation: 1, code: OLD, state: 'ready' });
+    expect(p.dispatch({ sessionId: 'a' })).toMatchObject({ worker: 'r1' });
+    expect(p.dispatch({ sessionId: 'b' })).toMatchObject({ worker: 'r2' });
+  });
+
   it('a worker that reports no code version (an older build) is placed only while no generation is known', () => {
     const p = pool();
     join(p, 'old', 'e1', undefined);

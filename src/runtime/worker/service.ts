@@ -306,12 +306,15 @@ export class WorkerService {
       summary: t.failure ? { error: t.failure.message } : {},
     });
     if (!REPORTED_STATES.includes(t.to)) return;
+    const { code } = this.actor.getSnapshot().context;
     this.publish(
       bus.make('worker.state', {
         worker: workerId,
         epoch: this.epoch,
         state: t.to,
         ...(t.failure ? { reason: { code: t.failure.code, message: t.failure.message } } : {}),
+        // The code version rides with `ready`: placement by generation needs no heartbeat first.
+        ...(code ? { code } : {}),
       }),
     );
   }
