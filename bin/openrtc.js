@@ -6,6 +6,12 @@
 // - OPENRTC_RUN_FROM=dist or =src forces one. Worker processes are started in the mode of the
 //   process that starts them (src/runtime/spawner.ts).
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import module from 'node:module';
+
+// A worker's start is mostly compiling @livekit/agents and its dependencies (docs/package.md,
+// Startup). Node 22.1 and later can keep that compiled code on disk for the next process; Node 20
+// has no such cache, and this does nothing there.
+module.enableCompileCache?.();
 
 const root = new URL('..', import.meta.url);
 const at = (path) => new URL(path, root);

@@ -55,6 +55,7 @@ function packageOf(url: string, pkgDir: string): string | undefined {
 }
 
 const LOADER = /^node:internal\/modules\//;
+const HOOKS = /^node:internal\/modules\/esm\/hooks/;
 
 /** What each sample of a profile was doing: idle, gc, a package's code, or node's module loader. */
 function sampleKinds(profile: CpuProfile, pkgDir: string): Map<number, string> {
@@ -62,23 +63,28 @@ function sampleKinds(profile: CpuProfile, pkgDir: string): Map<number, string> {
   const kinds = new Map<number, string>();
   const root = profile.nodes[0];
   if (!root) return kinds;
-  const walk = (id: number, owner: string | undefined, loading: boolean) => {
+  const walk = (id: number, owner: string | undefined, loading: boolean, waiting: boolean) => {
     const node = byId.get(id);
     if (!node) return;
     const { functionName, url } = node.callFrame;
     const own = packageOf(url, pkgDir) ?? owner;
     const load = loading || LOADER.test(url);
+    // module.register() blocks until the hooks thread has started and loaded the hooks.
+    const wait =
+      waiting ||
+      (HOOKS.test(url) && (functionName === 'makeSyncRequest' || functionName === 'waitForWorker'));
     let kind: string;
     if (functionName === '(idle)') kind = '(idle)';
+    else if (wait) kind = '(module.register: waiting for the hooks thread)';
     else if (functionName === '(garbage collector)') kind = '(garbage collector)';
     else if (functionName === '(program)') kind = '(program: V8 and native, unattributed)';
     else if (own) kind = own;
     else if (load) kind = '(ESM loader: resolve, read, compile, link)';
     else kind = '(node internals)';
     kinds.set(id, kind);
-    for (const c of node.children ?? []) walk(c, own, load);
+    for (const c of node.children ?? []) walk(c, own, load, wait);
   };
-  walk(root.id, undefined, false);
+  walk(root.id, undefined, false, false);
   return kinds;
 }
 
@@ -88,11 +94,14 @@ interface Phase {
   toMs: number;
 }
 
-/** Busy/idle ms and ms by kind, per phase, over the profile's samples (times from its start). */
-function cutProfile(profile: CpuProfile, pkgDir: string, phases: Phase[]) {
+/**
+ * Busy/idle ms and ms by kind, per phase, over the profile's samples. `originMs` is the process's
+ * start on the monotonic clock the profile's timestamps use, so samples line up with the phases.
+ */
+function cutProfile(profile: CpuProfile, pkgDir: string, phases: Phase[], originMs: number) {
   const kinds = sampleKinds(profile, pkgDir);
   const out = phases.map((p) => ({ ...p, busy: 0, idle: 0, by: new Map<string, number>() }));
-  let t = 0;
+  let t = profile.startTime / 1000 - originMs;
   for (let i = 0; i < profile.samples.length; i++) {
     t += (profile.timeDeltas[i] ?? 0) / 1000;
     const phase = out.find((p) => t >= p.fromMs && t < p.toMs);
@@ -199,17 +208,16 @@ runBench(async () => {
         isReady,
       );
       await stop(w.child); // the profiles are written as the process exits
-      const boot = w.lines.find((l) => l.msg === 'worker boot timeline')?.sinceStartMs as
-        | Record<string, number>
-        | undefined;
-      if (!boot) throw new Error('the worker logged no boot timeline');
+      const line = w.lines.find((l) => l.msg === 'worker boot timeline');
+      const boot = line?.sinceStartMs as Record<string, number> | undefined;
+      if (!boot || typeof line?.originMs !== 'number') throw new Error('the worker logged no boot timeline');
       // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread.
       const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile'));
       const read = (f: string) => JSON.parse(readFileSync(join(dir, f), 'utf8')) as CpuProfile;
       const mainFile = files.find((f) => f.split('.').at(-3) === '0');
       if (!mainFile) throw new Error(`no main-thread profile in ${dir}: ${files.join(', ')}`);
       const main = read(mainFile);
-      const phases = cutProfile(main, pkg, phasesOf(boot));
+      const phases = cutProfile(main, pkg, phasesOf(boot), line.originMs);
       runs.push({
         ready_ms: round(w.ms, 0),
         timeline: boot,
@@ -230,7 +238,7 @@ runBench(async () => {
       node_ms: node,
       worker_ready_ms: round(median(runs.map((r) => r.ready_ms)), 0),
       ratio_worker_ready: round(median(runs.map((r) => r.ready_ms)) / node, 1),
-      note: "times in ms since the worker process started; ready_ms is measured by the parent from spawn (the CPU profiler adds some time); phases are cut from the median run's main-thread profile at its boot timeline; threads_busy_ms are the other threads (the Silero model thread, the module hooks thread)",
+      note: "times in ms since the worker process started; ready_ms is measured by the parent from spawn (the CPU profiler adds some time); phases are cut from the median run's main-thread profile at its boot timeline (the profiler starts a little after the process: the first phase is short of that much); threads_busy_ms are the other threads (the Silero model thread, the module hooks thread)",
       median_run: mid,
       timelines: runs.map((r) => ({ ready_ms: r.ready_ms, ...r.timeline })),
     };

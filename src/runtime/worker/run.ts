@@ -32,7 +32,10 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
   // another core), then the session runtime's import (@livekit/agents, rtc-node, the LiveKit room
   // code), while NATS connects (docs/package.md, Startup).
   const vad = loadSharedVad();
-  vad.catch(() => {}); // awaited at prewarm
+  vad.then(
+    () => boot.mark('vad'),
+    () => {}, // awaited at prewarm
+  );
   const sessionRuntime = import('./voice-driver.ts').then((m) => {
     boot.mark('sessionRuntime');
     return m;
@@ -74,14 +77,13 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
       const started = performance.now();
       boot.mark('welcomed');
       const loaded = vad.then(({ ms }) => {
-        boot.mark('vad');
         log.info({ ms: Math.round(ms) }, 'Silero VAD loaded (shared by every session on this worker)');
       });
       // The agent modules load after the session runtime: they share its @livekit/agents, and the
       // module hooks they need (the agents-js shim, tsx) would slow every import after them.
       await Promise.all([loaded, prewarmAgents(agents, log).then(() => boot.mark('agents'))]);
       boot.mark('prewarmed');
-      log.info({ sinceStartMs: boot.marks }, 'worker boot timeline');
+      log.info({ sinceStartMs: boot.marks, originMs: Math.round(boot.originMs) }, 'worker boot timeline');
       return { ms: performance.now() - started };
     },
   });
@@ -119,12 +121,14 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
 
 /**
  * When each step of the worker's start ended, in ms since the process started (performance.now()):
- * logged once, just before `ready`; bench/profile/worker-boot-profile.ts reads it.
+ * logged once, just before `ready`, with `originMs`, the process's start on the monotonic clock
+ * that CPU profiles time their samples by (bench/profile/worker-boot-profile.ts lines them up).
  */
 function bootTimeline() {
   const marks: Record<string, number> = { main: Math.round(performance.now()) };
   return {
     marks,
+    originMs: Number(process.hrtime.bigint() / 1000n) / 1000 - performance.now(),
     mark(step: string) {
       marks[step] = Math.round(performance.now());
     },
