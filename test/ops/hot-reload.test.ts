@@ -1,4 +1,5 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,8 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const nats = useNatsServer();
 const agents = mkdtempSync(join(HERE, '.reload-'));
 const agentFile = join(agents, 'reload.ts');
-const ranLog = join(agents, 'ran.jsonl');
+const ranDir = mkdtempSync(join(tmpdir(), 'openrtc-reload-'));
+const ranLog = join(ranDir, 'ran.jsonl');
 let t: TestPool;
 
 /**
@@ -67,13 +69,21 @@ function rolloutReaches(client: PoolClient, state: 'done' | 'failed', after: num
 
 beforeAll(async () => {
   writeAgent('v1');
-  t = await startTestPool(nats.url, { agentsDir: agents, workers: 1, capacity: 4, watch: true });
+  // A drained worker's sessions may run up to the drain timeout: longer than session A.
+  t = await startTestPool(nats.url, {
+    agentsDir: agents,
+    workers: 1,
+    capacity: 4,
+    watch: true,
+    drainTimeoutMs: 30_000,
+  });
   await readyWorkers(t.client, 1);
 });
 
 afterAll(async () => {
   await t?.stop();
   rmSync(agents, { recursive: true, force: true });
+  rmSync(ranDir, { recursive: true, force: true });
 });
 
 describe('hot reload in dev (real nats-server, worker processes, a watched agents folder)', () => {
@@ -139,6 +149,8 @@ describe('hot reload in dev (real nats-server, worker processes, a watched agent
     const ran = versionsByPid();
     expect(ran.get(oldWorker?.pid as number)).toEqual(new Set(['v1']));
     expect(ran.get(newWorker?.pid as number)).toEqual(new Set(['v2']));
+    // One reload per edit: sessions writing files elsewhere, or the edits' own events, add none.
+    expect(t.lines.filter((l) => l.msg === 'rollout: starting a new generation')).toHaveLength(2);
     // The drained worker left once its last session ended.
     await waitFor('the drained worker gone', async () => {
       const now = await t.client.status(1000);

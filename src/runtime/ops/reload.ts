@@ -1,6 +1,10 @@
 import { type FSWatcher, watch } from 'node:fs';
+import { basename } from 'node:path';
 import type { Logger } from '../logger.ts';
 import type { RolloutOutcome } from '../supervisor/service.ts';
+
+/** Files whose change reloads: modules (TypeScript, JavaScript) and JSON; not hidden editor files. */
+const CODE_FILE = /^[^.].*\.([cm]?[jt]sx?|json)$/;
 
 /** How long the agents folder must be quiet after a change before a reload starts. */
 export const RELOAD_DEBOUNCE_MS = 300;
@@ -43,8 +47,8 @@ export class RolloutQueue {
 }
 
 /**
- * Watches a folder of agent modules (recursively) and calls `onChange` once the folder has been
- * quiet for `debounceMs` after a change. Returns a function that stops watching.
+ * Watches a folder of agent modules (recursively) and calls `onChange` once its code files (.ts,
+ * .js and kin, .json) have been quiet for `debounceMs` after a change. Returns a function that stops watching.
  */
 export function watchAgents(
   dir: string,
@@ -57,7 +61,9 @@ export function watchAgents(
   let watcher: FSWatcher;
   try {
     watcher = watch(dir, { recursive: true }, (_event, file) => {
-      if (file) changed.add(String(file));
+      // Code only: a log or data file an agent writes into its folder must not reload the pool.
+      if (!file || !CODE_FILE.test(basename(String(file)))) return;
+      changed.add(String(file));
       clearTimeout(timer);
       timer = setTimeout(() => {
         const files = [...changed].sort();
