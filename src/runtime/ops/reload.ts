@@ -6,6 +6,9 @@ import type { RolloutOutcome } from '../supervisor/service.ts';
 /** Files whose change reloads: modules (TypeScript, JavaScript) and JSON; not hidden editor files. */
 const CODE_FILE = /^[^.].*\.([cm]?[jt]sx?|json)$/;
 
+/** How often a queued rollout asks again while one started elsewhere runs. */
+const IN_PROGRESS_RETRY_MS = 500;
+
 /** How long the agents folder must be quiet after a change before a reload starts. */
 export const RELOAD_DEBOUNCE_MS = 300;
 
@@ -34,8 +37,15 @@ export class RolloutQueue {
 
   private start(reason: string): Promise<RolloutOutcome> {
     this.log.info({ reason }, 'rolling out a new generation of workers');
-    // The supervisor logs how it went (`rollout done` / `rollout failed`).
-    const run = this.roll();
+    // The supervisor logs how it went (`rollout done` / `rollout failed`). One asked for over NATS
+    // (`openrtc rollout`) may be under way: this one follows it.
+    const run = (async () => {
+      for (;;) {
+        const outcome = await this.roll();
+        if (outcome.ok || outcome.error.code !== 'rollout_in_progress') return outcome;
+        await new Promise((r) => setTimeout(r, IN_PROGRESS_RETRY_MS));
+      }
+    })();
     this.running = run;
     run
       .finally(() => {

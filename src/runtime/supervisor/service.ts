@@ -531,8 +531,10 @@ export class SupervisorService {
       if (e.ok) {
         const { generation, workers, drained } = e.rollout;
         this.log.info({ generation, workers, drained }, 'rollout done: the new generation serves');
-      } else {
+      } else if (e.rollout) {
         this.log.error({ err: e.error }, 'rollout failed: the old generation serves on');
+      } else {
+        this.log.warn({ err: e.error }, 'rollout refused');
       }
     });
     a.on('pool.health', (e) =>
