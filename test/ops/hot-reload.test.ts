@@ -6,12 +6,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolClient } from '../../src/runtime/client.ts';
 import { useNatsServer } from '../support/nats.ts';
 import { readyWorkers, sessionsReach, startTestPool, type TestPool } from '../support/pool.ts';
+import { exited, useOpenrtc } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
 // The agents folder lives under test/ops so that the agent's imports (@livekit/agents, our define)
 // resolve to the worker's own copies.
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const nats = useNatsServer();
+const openrtc = useOpenrtc();
 const agents = mkdtempSync(join(HERE, '.reload-'));
 const agentFile = join(agents, 'reload.ts');
 const ranDir = mkdtempSync(join(tmpdir(), 'openrtc-reload-'));
@@ -143,14 +145,19 @@ describe('hot reload in dev (real nats-server, worker processes, a watched agent
     });
     const c = await t.client.dispatch({ agent: 'reload', audio: { kind: 'silence', durationMs: 1000 } });
     expect(c.worker).toBe(newWorker?.worker);
+    // `openrtc rollout` meets the same error: exit 1, naming the file and the phase.
+    const cli = openrtc(['rollout', '--nats', nats.url, '--pool', t.pool.pool]);
+    expect(await exited(cli)).toBe(1);
+    expect(cli.output()).toContain(agentFile);
+    expect(cli.output()).toContain('failed at import');
 
     // Every session ends closed, each on the code it started with.
     s = await sessionsReach(t.client, [a, b, c], 'closed', 30_000);
     const ran = versionsByPid();
     expect(ran.get(oldWorker?.pid as number)).toEqual(new Set(['v1']));
     expect(ran.get(newWorker?.pid as number)).toEqual(new Set(['v2']));
-    // One reload per edit: sessions writing files elsewhere, or the edits' own events, add none.
-    expect(t.lines.filter((l) => l.msg === 'rollout: starting a new generation')).toHaveLength(2);
+    // One reload per edit (and the CLI's): the edits' own file events add none.
+    expect(t.lines.filter((l) => l.msg === 'rollout: starting a new generation')).toHaveLength(3);
     // The drained worker left once its last session ended.
     await waitFor('the drained worker gone', async () => {
       const now = await t.client.status(1000);
