@@ -110,9 +110,15 @@ function onStatus(s) {
   $('pool').textContent = s.pool;
   // Agents whose circuit breaker is not closed (docs/operations.md) show next to the health.
   const breakers = (s.breakers ?? []).filter((b) => b.state !== 'closed');
-  $('health').textContent = breakers.length
-    ? `${s.health} · breaker ${breakers.map((b) => `${b.agent}=${b.state}`).join(' ')}`
-    : s.health;
+  // Worker generations, while there is more than one or a rollout is under way (docs/operations.md).
+  const gens = s.generations ?? [];
+  const role = (g) => (g.serving ? 'serving' : g.draining ? 'draining' : g.pending ? 'starting' : 'idle');
+  const showGens = gens.length > 1 || gens.some((g) => g.pending || g.draining);
+  $('health').textContent = [
+    s.health,
+    ...(breakers.length ? [`breaker ${breakers.map((b) => `${b.agent}=${b.state}`).join(' ')}`] : []),
+    ...(showGens ? [`generations ${gens.map((g) => `${g.generation} ${role(g)}`).join(', ')}`] : []),
+  ].join(' · ');
   renderTables();
   if (!model.selected && s.workers[0]) select('worker', s.workers[0].worker);
 }
