@@ -1,6 +1,8 @@
 import { readdirSync } from 'node:fs';
+import { relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
 /**
  * `unit`: pure and in-process tests: no nats-server, no child process, no browser. They run in
@@ -9,6 +11,7 @@ import { defineConfig } from 'vitest/config';
 const UNIT_DIRS = ['test/actors/', 'test/protocol/', 'test/bench/'];
 const UNIT_FILES = new Set([
   'test/inspect/history.test.ts',
+  'test/inspect/publisher.test.ts',
   'test/inspect/view.test.ts',
   'test/livekit/cli-options.test.ts',
   'test/livekit/decisions.test.ts',
@@ -17,12 +20,49 @@ const UNIT_FILES = new Set([
   'test/runtime/log-limiter.test.ts',
   'test/runtime/agents/define.test.ts',
   'test/runtime/agents/load.test.ts',
+  'test/runtime/voice/resolve-definition.test.ts',
+  'test/runtime/voice/silero-defaults.test.ts',
   'test/runtime/voice/wav.test.ts',
   'test/security/auth-options.test.ts',
   'test/security/nats-config.test.ts',
 ]);
 /** In a unit folder, but starts a process (the `openrtc machines` command). */
 const SPAWNS = new Set(['test/actors/diagrams.test.ts']);
+
+/**
+ * Integration files that take longest, longest first. Two files run at a time; starting the long
+ * ones first keeps one of them from being the last thing running alone (a fresh clone has no
+ * vitest cache of durations to order by). Measured in a loaded run; order matters, exactness not.
+ */
+const SLOW_FIRST = [
+  'test/faults/supervisor-restart.test.ts',
+  'test/package/pack.test.ts',
+  'test/integration/cli.test.ts',
+  'test/ops/standby.test.ts',
+  'test/security/pool-processes.test.ts',
+  'test/runtime/voice/session-runner.test.ts',
+  'test/ops/record.test.ts',
+  'test/inspect/web.test.ts',
+  'test/ops/partition.test.ts',
+  'test/faults/hung-worker.test.ts',
+  'test/integration/dev-and-init.test.ts',
+  'test/livekit/cli.test.ts',
+  'test/inspect/pool-inspect.test.ts',
+];
+
+class SlowFirst extends BaseSequencer {
+  override async sort(specs: TestSpecification[]): Promise<TestSpecification[]> {
+    const rank = (s: TestSpecification) => {
+      const i = SLOW_FIRST.indexOf(relative(s.project.config.root, s.moduleId).replaceAll('\\', '/'));
+      return i < 0 ? SLOW_FIRST.length : i;
+    };
+    // Array.prototype.sort is stable: within a rank, vitest's own order stays.
+    return (await super.sort(specs)).sort(
+      (a, b) =>
+        a.project.config.sequence.groupOrder - b.project.config.sequence.groupOrder || rank(a) - rank(b),
+    );
+  }
+}
 
 const files = readdirSync('test', { recursive: true, encoding: 'utf8' })
   .map((f) => `test/${f.replaceAll('\\', '/')}`)
@@ -50,6 +90,7 @@ export default defineConfig({
     slowTestThreshold: 10_000,
     // console output of a passing test is dropped; a failing test's is printed.
     silent: 'passed-only',
+    sequence: { sequencer: SlowFirst },
     env: {
       // agents-js warns "slower than realtime" whenever a test feeds audio faster than real time.
       OPENRTC_AGENTS_LOG_LEVEL: process.env.OPENRTC_AGENTS_LOG_LEVEL ?? 'error',
@@ -67,9 +108,14 @@ export default defineConfig({
           name: 'integration',
           include: files.filter((f) => !isUnit(f)),
           sequence: { groupOrder: 1 },
-          // One heavy file at a time: each starts a nats-server, worker processes and real Silero
-          // sessions, and two of them on two shared cores starve each other's heartbeats.
-          maxWorkers: 1,
+          // Two files at a time: most of a file's time is waiting (speech played in real time,
+          // heartbeats, processes starting), and every wait is on a condition with a generous
+          // bound, so two files and a busy loop (`npm run test:stress`) share two cores.
+          maxWorkers: 2,
+          // Files share their vitest process: @livekit/agents, onnxruntime and our sources are
+          // imported once per process, not once per file (about 1.5 s of CPU each). A file must
+          // not assume a fresh process (test/runtime/voice/vad.test.ts says how).
+          isolate: false,
         },
       },
     ],

@@ -122,18 +122,28 @@ describe('inspecting a pool run by `openrtc start` (real supervisor, 2 worker pr
     // Workers report their own machine the same way, with their own seq.
     // Every worker, the hot spare too (it may still be prewarming on a busy machine), reaches ready.
     const workerEvents = (id: string) => events.filter((e) => e.actor.kind === 'worker' && e.actor.id === id);
-    await waitFor('every worker ready in the inspection stream', (note) => {
-      note(
-        status.workers.map(
-          (w) =>
-            `${w.worker}:${workerEvents(w.worker)
-              .map((e) => e.to)
-              .join('>')}`,
-        ),
-      );
-      return status.workers.every((w) => workerEvents(w.worker).some((e) => e.to === 'ready'));
-    });
-    for (const w of status.workers) {
+    // A fresh status each time: the spare's pid is known only once its process has said hello.
+    const settled = await waitFor(
+      'every worker ready in the inspection stream',
+      async (note) => {
+        const now = await client.status();
+        note(
+          now.workers.map(
+            (w) =>
+              `${w.worker}(pid ${w.pid}):${workerEvents(w.worker)
+                .map((e) => e.to)
+                .join('>')}`,
+          ),
+        );
+        const ready = now.workers.every(
+          (w) => w.pid != null && workerEvents(w.worker).some((e) => e.to === 'ready'),
+        );
+        return ready ? now : undefined;
+      },
+      30_000,
+      200,
+    );
+    for (const w of settled.workers) {
       const mineW = workerEvents(w.worker);
       expect(mineW.map((e) => e.to)).toContain('ready');
       expect(mineW.every((e, i) => i === 0 || e.seq > (mineW[i - 1]?.seq ?? 0))).toBe(true);

@@ -1,4 +1,12 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,14 +17,22 @@ import { readyWorkers, sessionsReach, startTestPool, type TestPool } from '../su
 import { exited, useOpenrtc } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
-// The agents folder lives under test/ops so that the agent's imports (@livekit/agents, our define)
-// resolve to the worker's own copies.
-const HERE = fileURLToPath(new URL('.', import.meta.url));
+// The agents folder is outside the repository (a test never writes into the tree that typecheck
+// and lint read while tests run). Its node_modules is a link to ours, so the agent's
+// @livekit/agents is the worker's own copy (Node resolves the link to the same files).
+const DEFINE = fileURLToPath(new URL('../../src/runtime/agents/define.ts', import.meta.url));
 const nats = useNatsServer();
 const openrtc = useOpenrtc();
-const agents = mkdtempSync(join(HERE, '.reload-'));
-const agentFile = join(agents, 'reload.ts');
 const ranDir = mkdtempSync(join(tmpdir(), 'openrtc-reload-'));
+const agents = join(ranDir, 'agents');
+mkdirSync(agents);
+writeFileSync(join(ranDir, 'package.json'), '{ "type": "module" }\n');
+symlinkSync(
+  fileURLToPath(new URL('../../node_modules', import.meta.url)),
+  join(ranDir, 'node_modules'),
+  'dir',
+);
+const agentFile = join(agents, 'reload.ts');
 const ranLog = join(ranDir, 'ran.jsonl');
 let t: TestPool;
 
@@ -29,7 +45,7 @@ function writeAgent(version: string): void {
     agentFile,
     `import { appendFileSync } from 'node:fs';
 import { voice } from '@livekit/agents';
-import { defineAgent } from '../../../src/runtime/agents/define.ts';
+import { defineAgent } from ${JSON.stringify(DEFINE)};
 
 const VERSION = '${version}';
 

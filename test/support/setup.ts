@@ -4,7 +4,12 @@ import { testOutput } from './output.ts';
 // Every vitest worker process: what would reach the terminal goes to the current test's buffer
 // (agents-js logs to process.stdout; worker processes and child commands are piped here by
 // test/support/pool.ts and processes.ts). A failing test prints its buffer; a passing one drops it.
-const realStderrWrite = process.stderr.write.bind(process.stderr);
+// Files share a vitest worker (`isolate: false`), and this file runs again before each of them:
+// the terminal's own write is kept once, on the process, never a previous file's capture.
+const REAL_STDERR = Symbol.for('openrtc.test.realStderrWrite');
+const holder = process as unknown as Record<symbol, typeof process.stderr.write | undefined>;
+holder[REAL_STDERR] ??= process.stderr.write.bind(process.stderr);
+const realStderrWrite = holder[REAL_STDERR];
 const capture = (chunk: string | Uint8Array, encodingOrCb?: unknown, cb?: unknown): boolean => {
   testOutput.write(chunk);
   const done = typeof encodingOrCb === 'function' ? encodingOrCb : cb;

@@ -24,12 +24,15 @@ const gc = runInNewContext('gc') as () => void;
 
 describe('the shared Silero VAD', () => {
   it('is loaded once per process and shared by every caller', async () => {
+    // Test files share their vitest process (`isolate: false`): an earlier file may have loaded it.
+    const loadedBefore = vadLoadCount() > 0;
     const [a, b] = await Promise.all([loadSharedVad(), loadSharedVad()]);
     const c = await loadSharedVad();
     expect(a.vad).toBe(b.vad);
     expect(c.vad).toBe(a.vad);
     expect(vadLoadCount()).toBe(1);
-    expect(a.ms + b.ms).toBeGreaterThan(0); // exactly one of the first two did the load
+    // One of the first two did the load here, or neither did because it was already loaded.
+    expect([a.ms > 0, b.ms > 0].filter(Boolean)).toHaveLength(loadedBefore ? 0 : 1);
     expect(c.ms).toBe(0);
   });
 
