@@ -26,6 +26,9 @@ function newest(dir) {
   return max;
 }
 
+/** Commands that load @livekit/agents (src/cli/main.ts). */
+const AGENTS_JS_COMMANDS = new Set(['worker', 'dev', 'start', 'supervisor']);
+
 function runFrom() {
   const forced = process.env.OPENRTC_RUN_FROM;
   if (forced === 'dist' || forced === 'src') return forced;
@@ -44,6 +47,11 @@ if (runFrom() === 'dist') {
   }
   await import('../dist/cli/main.js');
 } else {
+  // Once tsx is registered, every ES module import goes through its hooks thread, @livekit/agents'
+  // hundreds of plain JavaScript modules too. The commands that load agents-js (a worker's session
+  // runtime, a pool's agent modules) import it first, without the hooks: later imports of it
+  // resolve to this same instance.
+  if (AGENTS_JS_COMMANDS.has(process.argv[2] ?? '')) await import('@livekit/agents');
   const { register } = await import('tsx/esm/api');
   register();
   await import('../src/cli/main.ts');
