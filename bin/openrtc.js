@@ -51,7 +51,9 @@ if (runFrom() === 'dist') {
   // hundreds of plain JavaScript modules too. The commands that load agents-js (a worker's session
   // runtime, a pool's agent modules) import it first, without the hooks: later imports of it
   // resolve to this same instance.
-  if (AGENTS_JS_COMMANDS.has(process.argv[2] ?? '')) await import('@livekit/agents');
+  const [command, ...rest] = process.argv.slice(2);
+  const help = rest.includes('--help') || rest.includes('-h');
+  if (AGENTS_JS_COMMANDS.has(command ?? '') && !help) await import('@livekit/agents');
   const { register } = await import('tsx/esm/api');
   register();
   await import('../src/cli/main.ts');
