@@ -1,12 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { FINAL_SESSION_STATES } from '../protocol/index.ts';
-import { type DispatchBody, PoolClient, type SessionTransition } from '../runtime/client.ts';
-import { createLogger } from '../runtime/logger.ts';
+import type { DispatchBody, SessionTransition } from '../runtime/client.ts';
 import type { NatsAuthFlags } from '../runtime/nats/auth.ts';
 import { RequestFailedError } from '../runtime/nats/bus.ts';
+import { connectClient } from './client.ts';
 import { CliError } from './errors.ts';
-import { cliNatsAuth } from './nats-config.ts';
 
 export interface DispatchFlags extends NatsAuthFlags {
   nats?: string;
@@ -24,13 +23,7 @@ const FINAL: ReadonlySet<string> = new Set(FINAL_SESSION_STATES);
 
 /** `openrtc dispatch`: sends a dispatch request; with --wait follows the session to its end. */
 export async function dispatchCommand(flags: DispatchFlags): Promise<number> {
-  if (!flags.nats) throw new CliError('dispatch needs --nats or NATS_URL');
-  const client = await PoolClient.connect({
-    url: flags.nats,
-    pool: flags.pool,
-    log: createLogger({ level: 'warn' }),
-    natsAuth: cliNatsAuth(flags),
-  });
+  const client = await connectClient('dispatch', flags);
   const out = (line: string, data: object) =>
     process.stdout.write(flags.json ? `${JSON.stringify(data)}\n` : `${line}\n`);
   try {

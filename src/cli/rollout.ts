@@ -1,10 +1,8 @@
 import type { MessageOf } from '../protocol/index.ts';
-import { PoolClient } from '../runtime/client.ts';
-import { createLogger } from '../runtime/logger.ts';
 import type { NatsAuthFlags } from '../runtime/nats/auth.ts';
 import { RequestFailedError } from '../runtime/nats/bus.ts';
+import { connectClient } from './client.ts';
 import { CliError } from './errors.ts';
-import { cliNatsAuth } from './nats-config.ts';
 
 /**
  * `openrtc rollout`: asks the leading supervisor for a rolling upgrade and waits for its outcome.
@@ -13,13 +11,7 @@ import { cliNatsAuth } from './nats-config.ts';
 export async function rolloutCommand(
   flags: NatsAuthFlags & { nats?: string; pool: string; timeout: number; json?: boolean },
 ): Promise<number> {
-  if (!flags.nats) throw new CliError('rollout needs --nats or NATS_URL');
-  const client = await PoolClient.connect({
-    url: flags.nats,
-    pool: flags.pool,
-    log: createLogger({ level: 'warn' }),
-    natsAuth: cliNatsAuth(flags),
-  });
+  const client = await connectClient('rollout', flags);
   try {
     // The reply comes once the new generation is ready (or failed): wait a little longer than it may take.
     const reply = await client.rollout(flags.timeout, flags.timeout + 10_000);

@@ -1,22 +1,14 @@
 import type { MessageOf } from '../protocol/index.ts';
-import { PoolClient } from '../runtime/client.ts';
-import { createLogger } from '../runtime/logger.ts';
 import type { NatsAuthFlags } from '../runtime/nats/auth.ts';
 import { RequestFailedError } from '../runtime/nats/bus.ts';
+import { connectClient } from './client.ts';
 import { CliError } from './errors.ts';
-import { cliNatsAuth } from './nats-config.ts';
 
 /** `openrtc status`: the pool's workers and sessions, as a table or as JSON. */
 export async function statusCommand(
   flags: NatsAuthFlags & { nats?: string; pool: string; json?: boolean },
 ): Promise<number> {
-  if (!flags.nats) throw new CliError('status needs --nats or NATS_URL');
-  const client = await PoolClient.connect({
-    url: flags.nats,
-    pool: flags.pool,
-    log: createLogger({ level: 'warn' }),
-    natsAuth: cliNatsAuth(flags),
-  });
+  const client = await connectClient('status', flags);
   try {
     const status = await client.status();
     process.stdout.write(flags.json ? `${JSON.stringify(status)}\n` : formatStatus(status, Date.now()));
