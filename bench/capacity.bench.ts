@@ -243,6 +243,8 @@ async function main(): Promise<void> {
     pool_sessions: pool.limit,
     ratio: round(pool.limit / Math.max(1, floor.limit), 2),
     target_ratio: 1,
+    /** The VAD the workers ran (src/runtime/voice/vad.ts: OPENRTC_VAD, else the batched one). */
+    pool_vad: process.env.OPENRTC_VAD || 'batched',
     machine_workers: CORES,
     machine_sessions: machine.limit,
     machine_ratio_to_vad_only: round(machine.limit / Math.max(1, floor.limit), 2),

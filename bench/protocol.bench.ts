@@ -310,15 +310,7 @@ minus that parse):
 
 ${breakdown}
 
-\`session.state\` has only fixed fields, which zod compiles into one function per object. What
-is left is the limits: each \`.int()\`, \`.positive()\`, \`.min()\`, \`.max()\` and
-\`.regex()\` is a separate check that zod runs through a generic loop, and this message has
-fifteen of them (the envelope's \`v\`, \`id\`, \`ts\`, \`from\`; \`session\`, \`worker\`,
-\`epoch\`, \`seq\`; the failure's message). The row without limits shows what the object shape
-alone costs.
-
-Most transitions carry no failure; that event is ${r.plain_bytes} bytes. Its fixed zod cost is
-spread over fewer bytes of \`JSON.parse\`, so its ratio is higher: **${r.plain_ratio}**.
+Most transitions carry no failure; that event is ${r.plain_bytes} bytes, ratio **${r.plain_ratio}**:
 
 ${plain}
 

@@ -4,17 +4,34 @@
  * stderr); arguments (`--quick`, `--smoke`) pass through. Exits non-zero if any benchmark failed or
  * its line lacks a field it must report (bench/lib/fields.ts). CI runs `npm run bench -- --smoke`.
  *
- *   npm run bench [-- --quick]
+ * A full run with `--write-docs` keeps its lines in docs/benchmarks/results.json, and from them
+ * writes docs/benchmarks/README.md and README.md's "How it compares" table (between its
+ * `bench:compare` markers). `--only a,b` runs those benchmarks alone; with `--write-docs` their
+ * lines replace theirs in results.json (the others stay) and both tables are written again.
+ *
+ *   npm run bench [-- --quick] [-- --write-docs] [-- --only startup]
  */
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { COMPARE_END, COMPARE_START, compareSection, type RunRecord, replaceMarked } from './lib/compare.ts';
 import { resultProblems } from './lib/fields.ts';
 import { benchMode } from './lib/mode.ts';
 import { ROOT, writeDoc } from './lib/report.ts';
 import { summaryDoc } from './lib/summary-doc.ts';
 
 // capacity first: density measures at the sustainable N it finds (OPENRTC_BENCH_DENSITY_N).
-const BENCHES = ['capacity', 'density', 'dispatch', 'failover', 'protocol', 'soak', 'startup'] as const;
-const args = process.argv.slice(2);
+const ALL = ['capacity', 'density', 'dispatch', 'failover', 'protocol', 'soak', 'startup'] as const;
+const argv = process.argv.slice(2);
+const onlyAt = argv.indexOf('--only');
+const only = onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',').filter(Boolean) : undefined;
+for (const name of only ?? [])
+  if (!(ALL as readonly string[]).includes(name)) {
+    process.stderr.write(`[bench] --only: no benchmark '${name}' (one of ${ALL.join(', ')})\n`);
+    process.exit(2);
+  }
+const BENCHES = only ? ALL.filter((b) => only.includes(b)) : ALL;
+const args = onlyAt >= 0 ? argv.filter((_, i) => i !== onlyAt && i !== onlyAt + 1) : argv;
+const RESULTS = `${ROOT}docs/benchmarks/results.json`;
 
 /** protocol.bench.ts knows `--quick` only: its tiniest run is its quick run. */
 const argsFor = (name: string) =>
@@ -65,8 +82,34 @@ for (const name of BENCHES) {
     if (problems.length) failed += 1;
   }
 }
-if (!failed && benchMode() === 'full') {
-  const path = writeDoc('full', 'README', summaryDoc(results));
-  if (path) process.stderr.write(`[bench] summary written to ${path}\n`);
+if (benchMode() === 'full' && args.includes('--write-docs')) {
+  // Failed benchmarks keep their previous line (if any); the summary says which run each came from.
+  const kept: RunRecord | undefined = existsSync(RESULTS)
+    ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as RunRecord)
+    : undefined;
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+  }).stdout.trim();
+  const date = `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+  const run: RunRecord =
+    only && kept
+      ? {
+          ...kept,
+          results: { ...kept.results, ...results },
+          reruns: [
+            ...(kept.reruns ?? []).filter((r) => !BENCHES.includes(r.bench as never)),
+            ...BENCHES.map((bench) => ({ bench, date, commit })),
+          ],
+        }
+      : { date, commit, results };
+  writeFileSync(RESULTS, `${JSON.stringify(run, null, 1)}\n`);
+  const path = writeDoc('full', 'README', summaryDoc(run));
+  const readme = `${ROOT}README.md`;
+  writeFileSync(
+    readme,
+    replaceMarked(readFileSync(readme, 'utf8'), compareSection(run), COMPARE_START, COMPARE_END),
+  );
+  process.stderr.write(`[bench] ${RESULTS}, ${path} and ${readme} written\n`);
 }
 process.exit(failed ? 1 : 0);

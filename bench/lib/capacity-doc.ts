@@ -25,6 +25,7 @@ export function capacityDoc(
     pool_sessions: number;
     ratio: number;
     target_ratio: number;
+    pool_vad?: string;
     machine_workers: number;
     machine_sessions: number;
     machine_ratio_to_vad_only: number;
@@ -65,7 +66,7 @@ ratio ${r.ratio}. ${verdict(r.ratio >= r.target_ratio, `target ≥ ${r.target_ra
 (${r.machine_workers} workers) sustained ${r.machine_sessions} sessions: ${r.machine_ratio_to_vad_only}× the
 bare Silero streams of one process.**
 
-Every probe of the two searches, in the order run:
+Every probe of the three searches, in the order run:
 
 ${table}
 
@@ -93,13 +94,16 @@ ${table}
   random phase (real calls do not start in lockstep). No AgentSession, no runtime.
 - **Pool** (\`bench/capacity/worker.ts\`): a process running \`runWorker()\` (exactly what
   \`openrtc worker\` runs: NATS bus, worker and session machines, VoiceSessions with real agents-js
-  AgentSessions on the one shared Silero VAD) plus the loop-delay probe, answering over fork IPC.
+  AgentSessions on the worker's one VAD: \`${r.pool_vad ?? 'batched'}\` in this run, the OPENRTC_VAD the
+  workers saw; \`batched\` runs one ONNX call per tick for every stream with a window pending, on a
+  thread of its own) plus the loop-delay probe, answering over fork IPC.
   The supervisor runs in the benchmark process; sessions are dispatched through \`PoolClient\`
   (restaurant and dental alternating, each looping its WAV at real time) and cancelled through
   \`session.cancel\` when a probe shrinks N. Speech reports are the \`session.speech\` events the
   worker publishes on NATS (stamped by the worker).
-- Silero lag warnings: lines "VAD inference is slower than realtime" that agents-js's Silero plugin
-  logged during the window (counted from the process's stdout).
+- Silero lag warnings: lines "VAD inference is slower than realtime" logged during the window
+  (counted from the process's stdout): the plugin's warning on the VAD-only side, the batched
+  VAD's on the pool side.
 - **Machine**: the same with one worker process per core, sessions placed by the supervisor;
   a probe passes only if every worker's loop does and every session is heard in time.
 - Reproduce: \`npm run bench:capacity\` (or \`-- --quick\`). \`OPENRTC_BENCH_CAPACITY_AT=30\` runs one

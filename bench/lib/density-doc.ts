@@ -22,6 +22,18 @@ export interface DensityRow {
   ratio_pss_per_session: number;
 }
 
+/**
+ * The pool side ran no spare worker; \`openrtc dev\` and \`start\` keep one by default. Counting one
+ * more idle worker (this run's \`worker_idle_pss_mb\`) gives the whole-machine figure with a spare.
+ */
+function withSpare(x: DensityRow | undefined): string {
+  const idle = x?.pool.worker_idle_pss_mb;
+  if (!x || typeof idle !== 'number') return '';
+  const perSession = (x.pool.whole_pss_mb + idle) / x.n;
+  const ratio = x.process_per_job.whole_pss_mb / (x.pool.whole_pss_mb + idle);
+  return `With one hot spare counted (one more idle worker, ${idle} MB in this run): ${Math.round(perSession * 100) / 100} MB per session, **${Math.round(ratio * 10) / 10}×**.`;
+}
+
 /** docs/benchmarks/density.md: every call length of the run, from the run's data only. */
 export function densityDoc(r: {
   runs: DensityRow[];
@@ -69,6 +81,7 @@ N = ${r.n} live sessions on each side${r.n_from_capacity ? ' (the sustainable N 
 Longest call: whole machine **${r.whole_machine_ratio}×** less memory per session
 (${verdict(r.whole_machine_ratio >= r.target_whole_machine_ratio, `≥ ${r.target_whole_machine_ratio}×`)}),
 marginal **${r.ratio_pss_per_session}×** (${verdict(r.ratio_pss_per_session >= r.target_ratio, `≥ ${r.target_ratio}×`)}).
+${withSpare(r.runs.at(-1))}
 
 ${table}
 
@@ -87,7 +100,7 @@ ${parts('process_per_job')}
   same local audio input (src/runtime/voice/local-transport.ts; bundled for plain node on the
   agents-js side). Audio is **fast-fed**: as fast as the VAD takes it. Memory is read once every
   session has been fed the call length (\`fed_s_min\`: the least any session had), before any ends.
-- Pool: one worker process, the supervisor and the nats-server; whole machine = the PSS of the
+- Pool: one worker process, no spare, the supervisor and the nats-server; whole machine = the PSS of the
   three; marginal = (worker with N sessions − the same worker idle) / N.
 - agents-js: its AgentServer registered with the LiveKit protocol double
   (test/support/livekit-server-double.ts), N prewarmed job processes, N jobs dispatched by the

@@ -23,6 +23,7 @@ export function dispatchDoc(
     n: number;
     warmup: number;
     in_flight: number;
+    workers?: number;
     p99_ms: number;
     inflight_p99_ms: number;
     target_p99_ms: number;
@@ -103,7 +104,7 @@ ${r.worker_cpu_ms_per_session} ms.
 
 ## Method
 
-- Pool: 2 warm workers, a client in its own process, ${r.warmup} warm-up dispatches, then ${r.n}
+- Pool: ${r.workers ?? 2} warm workers (no spare), a client in its own process, ${r.warmup} warm-up dispatches, then ${r.n}
   with ${r.in_flight} in flight and ${r.sequential.n} one at a time; each session on a local
   transport with a short silence input and offline providers, cancelled once \`active\`.
 - agents-js: its own AgentServer, registered with the LiveKit protocol double, forks its job

@@ -99,7 +99,7 @@ the "ready ms").
 ## Method
 
 - Each run is a fresh pool (supervisor in the benchmark process, 2 \`openrtc worker\` processes, one
-  nats-server) with the default restart policy and heartbeat: 4 sessions of the restaurant agent
+  nats-server) with the default restart policy and heartbeat and no spare (but in the spare runs): 4 sessions of the restaurant agent
   on 120 s of silence, all \`active\`, then one worker is lost: SIGKILL (${r.runs} runs), or SIGSTOP
   (${r.hung_runs} runs: the process stays, silent, as a hung or partitioned remote worker does), or
   SIGKILL on a pool with one hot spare (${r.spare_runs} runs: spare ready ms is the kill → the

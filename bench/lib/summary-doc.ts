@@ -1,108 +1,76 @@
+import { type CompareRow, compareRows, type RunRecord, runProvenance } from './compare.ts';
 import { hardwareLine } from './doc-parts.ts';
 import { mdTable } from './report.ts';
 
 type R = Record<string, unknown>;
-const num = (r: R | undefined, k: string) => (r?.[k] as number | undefined) ?? Number.NaN;
-const met = (ok: boolean) => (ok ? 'met' : '**missed**');
+const PAGES: Record<string, string> = {
+  density: '[density](density.md)',
+  capacity: '[capacity](capacity.md)',
+  dispatch: '[dispatch](dispatch.md)',
+  failover: '[failover](failover.md)',
+  protocol: '[protocol](protocol.md)',
+  soak: '[soak](soak.md)',
+};
+const verdictCell = (m: boolean | undefined) => (m === undefined ? 'not measured' : m ? 'met' : '**missed**');
+
+/** The startup line's figures against the targets that line carries. */
+function startupRows(u: R | undefined): CompareRow[] {
+  const targets = (u?.targets as Record<string, number> | undefined) ?? {};
+  return Object.entries(targets).map(([key, target]) => {
+    const v = u?.[key] as number | undefined;
+    const ratio = u?.[`ratio_${key.replace(/_ms$/, '')}`] as number | undefined;
+    return {
+      bench: 'startup',
+      figure: key,
+      pool: `${v} ms median`,
+      agentsJs: '',
+      ratio: `${ratio}× \`node -e 0\` (${u?.node_ms} ms in the same run)`,
+      target: `≤ ${target} ms`,
+      met: typeof v === 'number' ? v <= target : undefined,
+      where: '',
+    };
+  });
+}
 
 /** docs/benchmarks/README.md: the headline figures of each benchmark next to the targets of issue 15. */
-export function summaryDoc(results: Record<string, R>): string {
-  const d = results.density;
-  const c = results.capacity;
-  const x = results.dispatch;
-  const f = results.failover;
-  const p = results.protocol;
-  const s = results.soak;
-  const u = results.startup;
-  const dPool = d?.pool as R | undefined;
-  const dBase = d?.process_per_job as R | undefined;
-  const rows: (string | number)[][] = [
+export function summaryDoc(run: RunRecord): string {
+  const rows = [...compareRows(run.results), ...startupRows(run.results.startup)];
+  const table = mdTable(
     [
-      '[density](density.md)',
-      `whole machine PSS per live session, N = ${num(d, 'n')}, ${num(d, 'call_s')} s calls (fast-fed): pool ${num(dPool, 'whole_pss_mb_per_session')} MB, agents-js ${num(dBase, 'whole_pss_mb_per_session')} MB → **${num(d, 'whole_machine_ratio')}×**`,
-      '≥ 25×',
-      met(num(d, 'whole_machine_ratio') >= 25),
+      'benchmark',
+      'figure',
+      'OpenRTC pool',
+      'agents-js',
+      'ratio',
+      'target',
+      '',
+      'where it goes (from the line)',
     ],
-    [
-      '[density](density.md)',
-      `marginal PSS per session: pool ${num(dPool, 'pss_mb_per_session')} MB, agents-js ${num(dBase, 'pss_mb_per_session')} MB → **${num(d, 'ratio_pss_per_session')}×**`,
-      '≥ 50×',
-      met(num(d, 'ratio_pss_per_session') >= 50),
-    ],
-    [
-      '[capacity](capacity.md)',
-      `sessions one worker sustains: ${num(c, 'pool_sessions')}; bare Silero streams: ${num(c, 'vad_only_streams')} → **${num(c, 'ratio')}**; one worker per core (${num(c, 'machine_workers')}): ${num(c, 'machine_sessions')}`,
-      '≥ 1.0',
-      met(num(c, 'ratio') >= 1),
-    ],
-    [
-      '[dispatch](dispatch.md)',
-      `dispatch → active p99, one at a time: **${num(x, 'p99_ms')} ms**`,
-      '≤ 10 ms',
-      met(num(x, 'p99_ms') <= 10),
-    ],
-    [
-      '[dispatch](dispatch.md)',
-      `p99 with ${num(x, 'in_flight')} in flight: **${num(x, 'inflight_p99_ms')} ms**; agents-js warm path p50 ${num(x, 'agents_js_warm_p50_ms')} ms, cold ${num(x, 'process_per_job_cold_ms')} ms`,
-      'below agents-js warm p50',
-      met(num(x, 'inflight_p99_ms') < num(x, 'agents_js_warm_p50_ms')),
-    ],
-    [
-      '[failover](failover.md)',
-      `local worker killed: detected (sessions failed(worker_lost)) in **${num(f, 'detect_ms_median')} ms** median`,
-      '≤ 100 ms',
-      met(num(f, 'detect_ms_median') <= 100),
-    ],
-    [
-      '[failover](failover.md)',
-      `hung worker, default heartbeat: detected in **${num(f, 'remote_detect_ms_median')} ms** median`,
-      '≤ 3500 ms',
-      met(num(f, 'remote_detect_ms_median') <= 3500),
-    ],
-    [
-      '[failover](failover.md)',
-      `replacement ready after a kill: **${num(f, 'ready_ms_median')} ms** median`,
-      '≤ 2000 ms',
-      met(num(f, 'ready_ms_median') <= 2000),
-    ],
-    [
-      '[protocol](protocol.md)',
-      `decode / JSON.parse, worst hot message type: **${num(p, 'max_ratio')}×** (${Object.entries(
-        (p?.ratios as R) ?? {},
-      )
-        .map(([k, v]) => `${k} ${v}`)
-        .join(', ')})`,
-      '≤ 3×',
-      met(num(p, 'max_ratio') <= 3),
-    ],
-    [
-      '[soak](soak.md)',
-      `heap growth after GC per 1,000 sessions over ${num(s, 'sessions')}: supervisor **${num(s, 'supervisor_mb_per_1000')} MB**, worker **${num(s, 'worker_mb_per_1000')} MB**`,
-      '≤ 1 MB',
-      met(num(s, 'supervisor_mb_per_1000') <= 1 && num(s, 'worker_mb_per_1000') <= 1),
-    ],
-    ...(
-      [
-        ['help_ms', '`openrtc --help`', 300, 'ratio_help'],
-        ['status_ms', '`openrtc status` against a running pool', 500, 'ratio_status'],
-        ['worker_ready_ms', 'worker spawn → ready', 1200, 'ratio_worker_ready'],
-      ] as const
-    ).map(([key, what, target, ratio]) => [
-      'startup (bench/startup.bench.ts)',
-      `${what}: **${num(u, key)} ms** median (${num(u, ratio)}× \`node -e 0\`, ${num(u, 'node_ms')} ms in the same run)`,
-      `≤ ${target} ms`,
-      met(num(u, key) <= target),
+    rows.map((r) => [
+      PAGES[r.bench] ?? `${r.bench} (bench/${r.bench}.bench.ts)`,
+      r.figure,
+      r.pool,
+      r.agentsJs,
+      r.ratio,
+      r.target,
+      verdictCell(r.met),
+      r.met === false ? r.where : '',
     ]),
-  ];
+  );
+  const ran = Object.keys(run.results).join(', ');
   return `# Benchmarks
 
-Generated by \`npm run bench -- --write-docs\` (full mode), which runs the benchmarks below one after
-another, each printing one JSON line. ${hardwareLine(d?.hardware)}
+Generated by \`npm run bench -- --write-docs\` (full mode) from the JSON lines of the run kept in
+[results.json](results.json): ${runProvenance(run)}; benchmarks: ${ran}.
+${hardwareLine(run.results.density?.hardware ?? run.results.capacity?.hardware)}
 
-Every comparison is made in the same run against agents-js's own AgentServer and process pool (one
-prewarmed process per job), taking jobs from the LiveKit protocol double.
+Every comparison with agents-js is made in the same run against its own AgentServer and process
+pool (one prewarmed process per job), taking jobs from the LiveKit protocol double. Targets are the
+ones each line carries; "where it goes" lists the breakdown fields of the same line, largest first.
 
-${mdTable(['benchmark', 'figure', 'target', ''], rows)}
+${table}
+
+Saved profiles (made by their own scripts, not by this run): [profiles/](profiles/).
 
 \`npm run bench -- --quick\` runs them all with smaller sizes (no tables written).
 `;
