@@ -180,6 +180,12 @@ describe("the README's comparison table, from a run's lines", () => {
     expect(() => replaceMarked('# T\n', 'x')).toThrow(/bench:compare:start/);
   });
 
+  it('writes both tables from a run of one benchmark alone', () => {
+    const run = { date: 'd', commit: 'c', results: { protocol: results().protocol } };
+    expect(summaryDoc(run)).toContain('Test CPU, 2 cores');
+    expect(compareSection(run)).toContain('Test CPU, 2 cores, Node v20.0.0');
+  });
+
   it('names benchmarks run again after the full run, and startup against its own targets', () => {
     const run = {
       date: '2026-12-01 06:00 UTC',
