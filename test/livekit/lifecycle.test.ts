@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { JobStatus, WorkerStatus } from '@livekit/protocol';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { subjects } from '../../src/protocol/index.ts';
+import { type SessionFailure, subjects } from '../../src/protocol/index.ts';
 import { PoolClient } from '../../src/runtime/client.ts';
 import type { SessionUpdate } from '../../src/runtime/supervisor/service.ts';
 import {
@@ -113,6 +113,38 @@ describe('LiveKit jobs as the server runs them: capacity, explicit dispatch, sta
     await waitFor('an updateWorker on every connection of the pool', () =>
       marks.every(([conn, n]) => lk.all('updateWorker', conn).length > n),
     );
+  };
+  /**
+   * No SFU can run here, so a worker's session cannot really reach `active`: the test speaks for
+   * the worker on NATS (its subject, its id and epoch, the next seqs), as the worker would report.
+   */
+  const speakForWorker = async (session: string) => {
+    const status = await t.client.status();
+    const placed = status.sessions.find((x) => x.session === session);
+    const worker = status.workers.find((w) => w.worker === placed?.worker);
+    if (!placed || !worker?.epoch) throw new Error('the session or its worker is not in the status');
+    const speaker = await PoolClient.connect({
+      url: nats.url,
+      pool: t.pool.pool,
+      id: worker.worker,
+      log: captureLog({}).log,
+    });
+    let seq = placed.seq;
+    const say = (state: 'active' | 'closing', failure?: SessionFailure) => {
+      seq += 1;
+      speaker.bus.publish(
+        subjects(t.pool.pool).events(worker.worker),
+        speaker.bus.make('session.state', {
+          session,
+          worker: worker.worker,
+          epoch: worker.epoch as string,
+          state,
+          seq,
+          ...(failure ? { failure } : {}),
+        }),
+      );
+    };
+    return { say, close: () => speaker.close() };
   };
   const statuses = (jobId: string) =>
     lk.job(jobId)?.statuses.map((s) => `${JobStatus[s.status]}${s.error ? `(${s.error})` : ''} by ${s.by}`);
@@ -233,35 +265,13 @@ describe('LiveKit jobs as the server runs them: capacity, explicit dispatch, sta
     const { job } = assigned(o);
     const s = await sessionOf(job.id);
     await reached(s.session, 'connecting');
-    // No SFU can run here, so the worker's session cannot really reach `active`: the test speaks
-    // for the worker on NATS (its subject, its id and epoch, the next seqs), as it would report.
-    const status = await t.client.status();
-    const placed = status.sessions.find((x) => x.session === s.session);
-    const worker = status.workers.find((w) => w.worker === placed?.worker);
-    if (!placed || !worker?.epoch) throw new Error('the session or its worker is not in the status');
-    const speaker = await PoolClient.connect({
-      url: nats.url,
-      pool: t.pool.pool,
-      id: worker.worker,
-      log: captureLog({}).log,
-    });
-    const say = (state: 'active' | 'closing', seq: number) =>
-      speaker.bus.publish(
-        subjects(t.pool.pool).events(worker.worker),
-        speaker.bus.make('session.state', {
-          session: s.session,
-          worker: worker.worker,
-          epoch: worker.epoch as string,
-          state,
-          seq,
-        }),
-      );
+    const speaker = await speakForWorker(s.session);
     try {
-      say('active', placed.seq + 1);
+      speaker.say('active');
       await waitFor('JS_RUNNING from the worker', () =>
         lk.job(job.id)?.statuses.find((x) => x.by === 'worker'),
       );
-      say('closing', placed.seq + 2);
+      speaker.say('closing');
       // The session is closing and has not left the room (no `closed` yet): the job is already a success.
       await waitFor('the job ended', () => (lk.job(job.id)?.statuses.length ?? 0) >= 3);
       expect(statuses(job.id)).toEqual([
@@ -284,37 +294,13 @@ describe('LiveKit jobs as the server runs them: capacity, explicit dispatch, sta
     const { job } = assigned(o);
     const s = await sessionOf(job.id);
     await reached(s.session, 'connecting');
-    // As in the test above, the test speaks for the worker (no SFU can run here).
-    const status = await t.client.status();
-    const placed = status.sessions.find((x) => x.session === s.session);
-    const worker = status.workers.find((w) => w.worker === placed?.worker);
-    if (!placed || !worker?.epoch) throw new Error('the session or its worker is not in the status');
-    const speaker = await PoolClient.connect({
-      url: nats.url,
-      pool: t.pool.pool,
-      id: worker.worker,
-      log: captureLog({}).log,
-    });
-    const say = (state: 'active' | 'closing', seq: number) =>
-      speaker.bus.publish(
-        subjects(t.pool.pool).events(worker.worker),
-        speaker.bus.make('session.state', {
-          session: s.session,
-          worker: worker.worker,
-          epoch: worker.epoch as string,
-          state,
-          seq,
-          ...(state === 'closing'
-            ? { failure: { phase: 'active' as const, code: 'session_error' as const, message: 'llm down' } }
-            : {}),
-        }),
-      );
+    const speaker = await speakForWorker(s.session);
     try {
-      say('active', placed.seq + 1);
+      speaker.say('active');
       await waitFor('JS_RUNNING from the worker', () =>
         lk.job(job.id)?.statuses.find((x) => x.by === 'worker'),
       );
-      say('closing', placed.seq + 2);
+      speaker.say('closing', { phase: 'active', code: 'session_error', message: 'llm down' });
       await waitFor('the job ended', () => (lk.job(job.id)?.statuses.length ?? 0) >= 3);
       expect(statuses(job.id)).toEqual([
         'JS_RUNNING by server',
