@@ -12,7 +12,7 @@
  *   npm run bench [-- --quick] [-- --write-docs] [-- --only startup]
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { COMPARE_END, COMPARE_START, compareSection, type RunRecord, replaceMarked } from './lib/compare.ts';
 import { resultProblems } from './lib/fields.ts';
 import { benchMode } from './lib/mode.ts';
@@ -104,7 +104,13 @@ if (benchMode() === 'full' && args.includes('--write-docs')) {
         }
       : { date, commit, results };
   writeFileSync(RESULTS, `${JSON.stringify(run, null, 1)}\n`);
-  const path = writeDoc('full', 'README', summaryDoc(run));
+  const dir = `${ROOT}docs/benchmarks/profiles/`;
+  const profiles = Object.fromEntries(
+    (existsSync(dir) ? readdirSync(dir) : [])
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => [f, JSON.parse(readFileSync(dir + f, 'utf8')) as unknown]),
+  );
+  const path = writeDoc('full', 'README', summaryDoc(run, profiles));
   const readme = `${ROOT}README.md`;
   writeFileSync(
     readme,

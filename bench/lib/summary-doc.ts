@@ -1,5 +1,6 @@
 import { type CompareRow, compareRows, type RunRecord, runProvenance } from './compare.ts';
 import { hardwareLine } from './doc-parts.ts';
+import { profilesSummary } from './profiles-summary.ts';
 import { mdTable } from './report.ts';
 
 type R = Record<string, unknown>;
@@ -33,7 +34,7 @@ function startupRows(u: R | undefined): CompareRow[] {
 }
 
 /** docs/benchmarks/README.md: the headline figures of each benchmark next to the targets of issue 15. */
-export function summaryDoc(run: RunRecord): string {
+export function summaryDoc(run: RunRecord, profiles: Record<string, unknown> = {}): string {
   const rows = [...compareRows(run.results), ...startupRows(run.results.startup)];
   const table = mdTable(
     [
@@ -70,7 +71,11 @@ ones each line carries; "where it goes" lists the breakdown fields of the same l
 
 ${table}
 
-Saved profiles (made by their own scripts, not by this run): [profiles/](profiles/).
+## Saved profiles
+
+Made by their own scripts (named below), not by this run; each summarised from its file.
+
+${profilesSummary(profiles)}
 
 \`npm run bench -- --quick\` runs them all with smaller sizes (no tables written).
 `;

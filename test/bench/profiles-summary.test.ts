@@ -1,0 +1,70 @@
+import { describe, expect, it } from 'vitest';
+import { profilesSummary } from '../../bench/lib/profiles-summary.ts';
+
+describe('the saved profiles, summarised from their files', () => {
+  it("lists a dispatch-path profile's hops and each process's busiest packages from its data", () => {
+    const md = profilesSummary({
+      'dispatch-path.json': {
+        generated_by: 'npx tsx bench/profile/dispatch-path.ts --write-docs',
+        commit: 'abc1234',
+        load_1m: 4.2,
+        n: 100,
+        warmup: 20,
+        hops: { total: { what: 'request → `active`', p50_ms: 31, p90_ms: 40, p99_ms: 77 } },
+        processes: [
+          {
+            role: 'worker',
+            window_ms: 1000,
+            busy_ms: 600,
+            self_by_package: [
+              { name: '@livekit/agents', ms: 120 },
+              { name: 'xstate', ms: 80 },
+              { name: 'zod', ms: 20 },
+              { name: 'pino', ms: 10 },
+            ],
+            inclusive_ours: [{ name: 'handle src/runtime/nats/bus.ts:1', ms: 300 }],
+          },
+        ],
+      },
+    });
+    expect(md).toContain(
+      '### [dispatch-path.json](profiles/dispatch-path.json) (npx tsx bench/profile/dispatch-path.ts --write-docs)',
+    );
+    expect(md).toContain('100 dispatches one at a time after 20 warm-up, commit abc1234, load average 4.2');
+    expect(md).toContain('| request → `active` | 31 | 40 | 77 |');
+    expect(md).toContain(
+      '| worker | 600 of 1000 ms | @livekit/agents 120 ms, xstate 80 ms, zod 20 ms | handle src/runtime/nats/bus.ts:1 300 ms |',
+    );
+    expect(md).not.toContain('pino');
+  });
+
+  it("gives a worker-boot profile's phases of the median run", () => {
+    const md = profilesSummary({
+      'worker-boot.json': {
+        bench: 'worker-boot-profile',
+        runs: 5,
+        node_ms: 90,
+        median_run: {
+          ready_ms: 2400,
+          threads_busy_ms: [200, 100],
+          phases: [
+            {
+              phase: 'session runtime import',
+              from_ms: 500,
+              to_ms: 2000,
+              busy_ms: 1400,
+              top: [{ what: 'zod', ms: 40 }],
+            },
+          ],
+        },
+      },
+    });
+    expect(md).toContain('Median of 5 runs: spawn → ready 2400 ms (`node -e 0`: 90 ms)');
+    expect(md).toContain('| session runtime import | 500 | 2000 | 1400 | zod 40 ms |');
+  });
+
+  it('names a file of an unknown shape without inventing figures', () => {
+    expect(profilesSummary({ 'other.json': { x: 1 } })).toBe('### [other.json](profiles/other.json)');
+    expect(profilesSummary({})).toBe('No saved profiles.');
+  });
+});
