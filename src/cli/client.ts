@@ -2,7 +2,7 @@ import { PoolClient } from '../runtime/client.ts';
 import { createLogger } from '../runtime/logger.ts';
 import type { NatsAuthFlags } from '../runtime/nats/auth.ts';
 import { CliError } from './errors.ts';
-import { cliNatsAuth } from './nats-config.ts';
+import { cliNatsAuth } from './nats-auth.ts';
 
 /**
  * The pool client of a client command (`status`, `dispatch`, `rollout`): the pool at --nats (or

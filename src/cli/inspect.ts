@@ -8,7 +8,7 @@ import { createLogger } from '../runtime/logger.ts';
 import type { NatsAuthFlags } from '../runtime/nats/auth.ts';
 import { RequestFailedError } from '../runtime/nats/bus.ts';
 import { CliError } from './errors.ts';
-import { cliNatsAuth } from './nats-config.ts';
+import { cliNatsAuth } from './nats-auth.ts';
 
 export interface InspectFlags extends NatsAuthFlags {
   nats?: string;

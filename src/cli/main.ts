@@ -120,7 +120,7 @@ function poolCommand(
   return cmd.action(async (agents: string, opts) => {
     const { runPool } = await import('../runtime/pool.ts');
     const { natsAuthEnv } = await import('../runtime/nats/auth.ts');
-    const { cliNatsAuth } = await import('./nats-config.ts');
+    const { cliNatsAuth } = await import('./nats-auth.ts');
     const livekit = liveKitOptions(opts);
     // `openrtc dev` records its NATS URL and pool for this user: status, dispatch and inspect find it.
     const record = name === 'dev' ? await import('./dev-record.ts') : undefined;
@@ -214,7 +214,7 @@ const workerCmd = program
   .option('--json-logs', 'JSON log lines', false);
 addNatsAuthOptions(workerCmd).action(async (opts) => {
   const { runWorker } = await import('../runtime/worker/run.ts');
-  const { cliNatsAuth } = await import('./nats-config.ts');
+  const { cliNatsAuth } = await import('./nats-auth.ts');
   exit(
     await runWorker({
       nats: opts.nats,
