@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { JsonSchema } from '../../scripts/protocol-compat.ts';
-import { messageJsonSchema } from '../../scripts/protocol-schema.ts';
+import { messageJsonSchema as deriveJsonSchema } from '../../scripts/protocol-schema.ts';
 import {
   decode,
   encode,
@@ -181,6 +181,17 @@ function admitsJsonType(schema: JsonSchema, value: unknown): boolean {
           ? 'integer'
           : typeof value;
   return branches.some((b) => b.type === kind || (kind === 'integer' && b.type === 'number'));
+}
+
+/** The JSON Schema of a message type, derived from zod once per type (per run, it was most of the time). */
+const schemas = new Map<MessageType, JsonSchema>();
+function messageJsonSchema(type: MessageType): JsonSchema {
+  let schema = schemas.get(type);
+  if (!schema) {
+    schema = deriveJsonSchema(type);
+    schemas.set(type, schema);
+  }
+  return schema;
 }
 
 const MARKER = 'deep-nesting-goes-here-7f3a9c';

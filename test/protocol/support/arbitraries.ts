@@ -31,10 +31,25 @@ const KEY = fc
   .filter((k) => k !== '__proto__');
 const MAX_JSON_DEPTH = 3;
 
+/**
+ * Built once per type: `anyMessage`-style arbitraries ask for one per generated value, and deriving
+ * the JSON Schema from zod each time was most of a property test's time.
+ */
+const byType = new Map<MessageType, fc.Arbitrary<Message>>();
+
 /** Arbitrary valid messages of one type, as plain data. */
 export function messageArbitrary<T extends MessageType>(
   type: T,
 ): fc.Arbitrary<Extract<Message, { type: T }>> {
+  let arb = byType.get(type);
+  if (!arb) {
+    arb = buildMessageArbitrary(type);
+    byType.set(type, arb);
+  }
+  return arb as fc.Arbitrary<Extract<Message, { type: T }>>;
+}
+
+function buildMessageArbitrary(type: MessageType): fc.Arbitrary<Message> {
   const schema = messageJsonSchema(type);
   let arb = fromSchema(schema, schema, 0) as fc.Arbitrary<Record<string, unknown>>;
   // Any positive `v` matches the schema; only hello, error and supervisor.up are read at any version.
@@ -46,7 +61,7 @@ export function messageArbitrary<T extends MessageType>(
       return { ...m, versions: { min: Math.min(min, max), max: Math.max(min, max) } };
     });
   }
-  return arb as fc.Arbitrary<Extract<Message, { type: T }>>;
+  return arb as fc.Arbitrary<Message>;
 }
 
 function fromSchema(node: unknown, root: JsonSchema, depth: number): fc.Arbitrary<unknown> {
