@@ -51,7 +51,13 @@ function workerBoot(p: R): string {
   return `Median of ${p.runs} runs: spawn → ready ${m.ready_ms} ms (\`node -e 0\`: ${p.node_ms} ms); other threads busy ${JSON.stringify(m.threads_busy_ms)} ms:\n\n${phases}`;
 }
 
+/** session-growth.json (bench/profile/session-growth.ts): memory growth per session with call time. */
+function sessionGrowth(p: R): string {
+  return `${p.sessions} sessions at real time, ${p.window_s} s window after full GCs, commit ${p.commit}, load average ${p.load_1m}: per session per 10 s of call, heap ${p.heap_mb_per_session_per_10s} MB, ArrayBuffers ${p.array_buffers_mb_per_session_per_10s} MB, RSS ${p.rss_mb_per_session_per_10s} MB (the input audio itself: ${p.input_mb_per_10s} MB per 10 s).`;
+}
+
 const KNOWN: Record<string, (p: R) => string> = {
+  'session-growth.json': sessionGrowth,
   'dispatch-path.json': dispatchPath,
   'worker-boot.json': workerBoot,
 };

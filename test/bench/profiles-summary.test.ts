@@ -63,6 +63,25 @@ describe('the saved profiles, summarised from their files', () => {
     expect(md).toContain('| session runtime import | 500 | 2000 | 1400 | zod 40 ms |');
   });
 
+  it("gives a session-growth profile's growth per session per 10 s of call", () => {
+    const md = profilesSummary({
+      'session-growth.json': {
+        generated_by: 'node --expose-gc --import tsx bench/profile/session-growth.ts --write-docs',
+        commit: 'abc1234',
+        load_1m: 2,
+        sessions: 10,
+        window_s: 30,
+        heap_mb_per_session_per_10s: 0.12,
+        array_buffers_mb_per_session_per_10s: 0.03,
+        rss_mb_per_session_per_10s: 0.4,
+        input_mb_per_10s: 0.31,
+      },
+    });
+    expect(md).toContain(
+      '10 sessions at real time, 30 s window after full GCs, commit abc1234, load average 2: per session per 10 s of call, heap 0.12 MB, ArrayBuffers 0.03 MB, RSS 0.4 MB (the input audio itself: 0.31 MB per 10 s).',
+    );
+  });
+
   it('names a file of an unknown shape without inventing figures', () => {
     expect(profilesSummary({ 'other.json': { x: 1 } })).toBe('### [other.json](profiles/other.json)');
     expect(profilesSummary({})).toBe('No saved profiles.');
