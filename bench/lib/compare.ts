@@ -49,6 +49,15 @@ const parts = (side: unknown, n: number | undefined) =>
     n ? 1 / n : 1,
   );
 
+/** Marginal PSS per session at each call length the run measured. */
+const byCall = (runs: unknown) => {
+  const rs = Array.isArray(runs) ? (runs as R[]) : [];
+  if (rs.length < 2) return '';
+  const side = (k: string) =>
+    rs.map((x) => `${fmt(num(x, 'call_s'), ' s')} ${fmt(num(x[k], 'pss_mb_per_session'), ' MB')}`).join(', ');
+  return `; marginal by call length, pool: ${side('pool')}; agents-js: ${side('process_per_job')}`;
+};
+
 /** One row per issue-15 target, in the order the issue lists them. */
 export function compareRows(results: Record<string, R | undefined>): CompareRow[] {
   const d = results.density;
@@ -85,7 +94,7 @@ export function compareRows(results: Record<string, R | undefined>): CompareRow[
     ratio: `${fmt(margRatio, '×')} less`,
     target: `≥ ${fmt(margTarget, '×')}`,
     met: cmp(margRatio, margTarget, (v, t) => v >= t),
-    where: `pool worker ${fmt(num(dPool, 'worker_pss_mb'), ' MB')} with the sessions, ${fmt(num(dPool, 'worker_idle_pss_mb'), ' MB')} idle; agents-js job processes ${fmt(num(dBase, 'jobs_pss_mb'), ' MB')} for ${fmt(n)} sessions`,
+    where: `pool worker ${fmt(num(dPool, 'worker_pss_mb'), ' MB')} with the sessions, ${fmt(num(dPool, 'worker_idle_pss_mb'), ' MB')} idle; agents-js job processes ${fmt(num(dBase, 'jobs_pss_mb'), ' MB')} for ${fmt(n)} sessions${byCall(d?.runs)}`,
   });
 
   const capRatio = num(c, 'ratio');

@@ -22,6 +22,10 @@ function results() {
       target_whole_machine_ratio: 25,
       ratio_pss_per_session: 61.7,
       target_ratio: 50,
+      runs: [
+        { call_s: 30, pool: { pss_mb_per_session: 1.1 }, process_per_job: { pss_mb_per_session: 90 } },
+        { call_s: 180, pool: { pss_mb_per_session: 1.5 }, process_per_job: { pss_mb_per_session: 92.55 } },
+      ],
       pool: {
         whole_pss_mb: 480,
         whole_pss_mb_per_session: 12,
@@ -150,6 +154,10 @@ describe("the README's comparison table, from a run's lines", () => {
     expect(row(rows, 'whole-machine memory').where).toBe(
       'per session, pool: worker_pss_mb 7.5 MB, supervisor_pss_mb 4 MB, nats_pss_mb 0.5 MB; ' +
         'agents-js: jobs_pss_mb 92.55 MB, inference_pss_mb 7.5 MB, server_pss_mb 2.5 MB',
+    );
+    expect(row(rows, 'marginal memory').where).toBe(
+      'pool worker 300 MB with the sessions, 240 MB idle; agents-js job processes 3702 MB for 40 sessions; ' +
+        'marginal by call length, pool: 30 s 1.1 MB, 180 s 1.5 MB; agents-js: 30 s 90 MB, 180 s 92.55 MB',
     );
     expect(row(rows, 'dispatch → live session, p99 one at a time').where).toBe(
       'median hops, one at a time: prewarm 6.6 ms, to_worker 3.3 ms, dispatch_ok 2.1 ms, connect 1.2 ms',
