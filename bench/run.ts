@@ -8,8 +8,9 @@
  * writes docs/benchmarks/README.md and README.md's "How it compares" table (between its
  * `bench:compare` markers). `--only a,b` runs those benchmarks alone; with `--write-docs` their
  * lines replace theirs in results.json (the others stay) and both tables are written again.
+ * `--docs-only` runs none: it writes both tables again from results.json (after a generator change).
  *
- *   npm run bench [-- --quick] [-- --write-docs] [-- --only startup]
+ *   npm run bench [-- --quick] [-- --write-docs] [-- --only startup] [-- --docs-only --write-docs]
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -23,14 +24,20 @@ import { summaryDoc } from './lib/summary-doc.ts';
 const ALL = ['capacity', 'density', 'dispatch', 'failover', 'protocol', 'soak', 'startup'] as const;
 const argv = process.argv.slice(2);
 const onlyAt = argv.indexOf('--only');
-const only = onlyAt >= 0 ? (argv[onlyAt + 1] ?? '').split(',').filter(Boolean) : undefined;
+const only = argv.includes('--docs-only')
+  ? []
+  : onlyAt >= 0
+    ? (argv[onlyAt + 1] ?? '').split(',').filter(Boolean)
+    : undefined;
 for (const name of only ?? [])
   if (!(ALL as readonly string[]).includes(name)) {
     process.stderr.write(`[bench] --only: no benchmark '${name}' (one of ${ALL.join(', ')})\n`);
     process.exit(2);
   }
 const BENCHES = only ? ALL.filter((b) => only.includes(b)) : ALL;
-const args = onlyAt >= 0 ? argv.filter((_, i) => i !== onlyAt && i !== onlyAt + 1) : argv;
+const args = (onlyAt >= 0 ? argv.filter((_, i) => i !== onlyAt && i !== onlyAt + 1) : argv).filter(
+  (a) => a !== '--docs-only',
+);
 const RESULTS = `${ROOT}docs/benchmarks/results.json`;
 
 /** protocol.bench.ts knows `--quick` only: its tiniest run is its quick run. */
@@ -87,6 +94,10 @@ if (benchMode() === 'full' && args.includes('--write-docs')) {
   const kept: RunRecord | undefined = existsSync(RESULTS)
     ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as RunRecord)
     : undefined;
+  if (only && !kept) {
+    process.stderr.write(`[bench] ${RESULTS} missing: --only and --docs-only add to a full run's lines\n`);
+    process.exit(2);
+  }
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
     cwd: ROOT,
     encoding: 'utf8',
@@ -98,8 +109,8 @@ if (benchMode() === 'full' && args.includes('--write-docs')) {
           ...kept,
           results: { ...kept.results, ...results },
           reruns: [
-            ...(kept.reruns ?? []).filter((r) => !BENCHES.includes(r.bench as never)),
-            ...BENCHES.map((bench) => ({ bench, date, commit })),
+            ...(kept.reruns ?? []).filter((r) => !(r.bench in results)),
+            ...Object.keys(results).map((bench) => ({ bench, date, commit })),
           ],
         }
       : { date, commit, results };
