@@ -63,6 +63,11 @@ function runOne(name: string, env: NodeJS.ProcessEnv): Promise<{ code: number; s
   });
 }
 
+if (only && args.includes('--write-docs') && benchMode() === 'full' && !existsSync(RESULTS)) {
+  process.stderr.write(`[bench] ${RESULTS} missing: --only and --docs-only add to a full run's lines\n`);
+  process.exit(2);
+}
+
 let failed = 0;
 const results: Record<string, Record<string, unknown>> = {};
 for (const name of BENCHES) {
@@ -94,10 +99,6 @@ if (benchMode() === 'full' && args.includes('--write-docs')) {
   const kept: RunRecord | undefined = existsSync(RESULTS)
     ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as RunRecord)
     : undefined;
-  if (only && !kept) {
-    process.stderr.write(`[bench] ${RESULTS} missing: --only and --docs-only add to a full run's lines\n`);
-    process.exit(2);
-  }
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
     cwd: ROOT,
     encoding: 'utf8',
