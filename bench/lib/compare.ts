@@ -30,11 +30,11 @@ const fmt = (x: number | undefined, unit = '') => (x === undefined ? 'not measur
 const round = (x: number, digits = 1) => Math.round(x * 10 ** digits) / 10 ** digits;
 const cmp = (x: number | undefined, target: number | undefined, ok: (x: number, t: number) => boolean) =>
   x === undefined || target === undefined ? undefined : ok(x, target);
-/** `key value` pairs of a breakdown object, largest first, with `unit`. */
-const breakdown = (o: unknown, unit: string, scale = 1) =>
+/** `key value` pairs of a breakdown object, largest first (or in the line's order), with `unit`. */
+const breakdown = (o: unknown, unit: string, scale = 1, largestFirst = true) =>
   Object.entries(obj(o) ?? {})
     .filter((e): e is [string, number] => typeof e[1] === 'number')
-    .sort((a, b) => b[1] - a[1])
+    .sort((a, b) => (largestFirst ? b[1] - a[1] : 0))
     .map(([k, v]) => `${k} ${round(v * scale, 2)}${unit}`)
     .join(', ');
 /** The `*_pss_mb` parts of a density side, per session. */
@@ -166,14 +166,14 @@ export function compareRows(results: Record<string, R | undefined>): CompareRow[
       'replacement ready after a kill, without a spare',
       'ready_ms_median',
       'target_ready_ms',
-      `ms after the kill (medians): ${breakdown(f?.hops_median_ms, ' ms')}`,
+      `ms after the kill (medians): ${breakdown(f?.hops_median_ms, ' ms', 1, false)}`,
     ),
     failoverRow('detection of a local worker (its exit)', 'detect_ms_median', 'target_detect_ms', ''),
     failoverRow(
       `detection of a remote (hung) worker, heartbeat ${fmt(num(f, 'heartbeat_ms'), ' ms')}`,
       'remote_detect_ms_median',
       'target_remote_detect_ms',
-      `ms after the hang (medians): ${breakdown(f?.remote_hops_median_ms, ' ms')}`,
+      `ms after the hang (medians): ${breakdown(f?.remote_hops_median_ms, ' ms', 1, false)}`,
     ),
   );
 

@@ -162,6 +162,10 @@ describe("the README's comparison table, from a run's lines", () => {
     expect(row(rows, 'dispatch → live session, p99 one at a time').where).toBe(
       'median hops, one at a time: prewarm 6.6 ms, to_worker 3.3 ms, dispatch_ok 2.1 ms, connect 1.2 ms',
     );
+    // a timeline (ms after the loss) keeps its order
+    expect(row(rows, 'replacement ready after a kill, without').where).toBe(
+      'ms after the kill (medians): exitSeen 40 ms, respawned 520 ms, registering 2400 ms, ready 2650 ms',
+    );
     const table = compareTable(results());
     expect(table).toContain('| **missed** | median hops, one at a time: prewarm 6.6 ms');
     // a met target carries no explanation
