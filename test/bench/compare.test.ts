@@ -106,6 +106,7 @@ function results() {
       node_ms: 80,
       worker_ready_ms: 1900,
       ratio_worker_ready: 23.8,
+      worker_boot_ms: { main: 500, sessionRuntime: 1500, prewarmed: 1850 },
       targets: { worker_ready_ms: 1200 },
     },
   };
@@ -187,7 +188,8 @@ describe("the README's comparison table, from a run's lines", () => {
     expect(out.startsWith('# T\n\n```bash\nnpm run demo\n```\n\n## How it compares\n\n')).toBe(true);
     expect(out.endsWith(`${COMPARE_END}\n\n## Use\n`)).toBe(true);
     expect(out).not.toContain('old table');
-    expect(out).toContain('the full run of 2026-12-01 06:00 UTC at commit abc1234');
+    expect(out).toContain('the full run that ended 2026-12-01 06:00 UTC, at commit abc1234');
+    expect(out).toContain('load average at the\nend of each benchmark: density 3, capacity 3, dispatch 3');
     expect(replaceMarked(out, compareSection(run))).toBe(out);
     expect(() => replaceMarked('# T\n', 'x')).toThrow(/bench:compare:start/);
   });
@@ -208,7 +210,7 @@ describe("the README's comparison table, from a run's lines", () => {
     expect(compareSection(run)).toContain('; startup run again on 2026-12-01 06:40 UTC at commit def5678');
     const doc = summaryDoc(run);
     expect(doc).toContain(
-      '| worker_ready_ms | 1900 ms median |  | 23.8× `node -e 0` (80 ms in the same run) | ≤ 1200 ms | **missed** |',
+      '| worker_ready_ms | 1900 ms median |  | 23.8× `node -e 0` (80 ms in the same run) | ≤ 1200 ms | **missed** | boot timeline, ms since the process started: main 500, sessionRuntime 1500, prewarmed 1850 |',
     );
   });
 });
