@@ -21,7 +21,8 @@ import { ROOT } from '../lib/report.ts';
 import { percentile, round } from '../lib/stats.ts';
 
 const args = process.argv.slice(2);
-const N = Number(args[args.indexOf('--n') + 1] || 100);
+const N = args.includes('--n') ? Number(args[args.indexOf('--n') + 1]) : 100;
+if (!(N > 0)) throw new Error(`--n must be a positive number, not '${args[args.indexOf('--n') + 1]}'`);
 const WARMUP = 20;
 const WRITE = args.includes('--write-docs');
 const PROFILE_DIR = mkdtempSync(join(tmpdir(), 'openrtc-dispatch-prof-'));
@@ -125,7 +126,9 @@ interface CpuProfile {
 function where(url: string): string {
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url)?.[1];
   if (pkg) return pkg;
-  const ours = /\/work\/main\/((?:src\/[^/]+\/)?[^/]+)/.exec(url)?.[1];
+  const ours = url.includes(ROOT)
+    ? /^((?:src\/[^/]+\/)?[^/]+)/.exec(url.slice(url.indexOf(ROOT) + ROOT.length))?.[1]
+    : undefined;
   if (ours) return ours;
   return url.startsWith('node:') ? `node:${url.slice(5).split('/')[0]}` : url || '(native)';
 }
