@@ -4,7 +4,7 @@
 // - installs nats-server with apt-get when missing on Debian/Ubuntu as root;
 // - otherwise says exactly what to install and exits 2.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -35,6 +35,14 @@ function findNatsServer() {
 }
 
 if (nodeModulesStale()) {
+  // `npm ci` deletes node_modules first: through a link, that is another checkout's install.
+  const modules = join(root, 'node_modules');
+  if (existsSync(modules) && lstatSync(modules).isSymbolicLink()) {
+    console.error(
+      `[bootstrap] node_modules is a link (to ${realpathSync(modules)}) and looks older than package-lock.json; not reinstalling through it. Run npm ci where it points, or replace the link with a real install.`,
+    );
+    process.exit(2);
+  }
   log('node_modules missing or stale: npm ci');
   // onnxruntime-node's postinstall downloads CUDA binaries; offline it fails. The CPU build is bundled.
   if (run('npm', ['ci', '--no-audit', '--no-fund'], { ONNXRUNTIME_NODE_INSTALL: 'skip' }) !== 0) {
