@@ -45,7 +45,7 @@ const NOTES: Record<MachineName, string> = {
   \`SESSION_ENDED\`, \`SESSION_SPEECH\` (the protocol message bodies), \`WORKER_EXITED\` {worker, pid?,
   code, signal}, \`DISPATCH\` {requestId, sessionId, agent?, job?, explicitOnly?, transport?, audio?},
   \`PLACE_FAILED\` {sessionId, worker?, error}, \`DRAIN\` {timeoutMs?}, \`BUS\` {connected},
-  \`REJECTED\` {reason} (refused at ingress). Internal: \`TICK\` (loss check every heartbeatMs),
+  \`REJECTED\` {reason} (refused at ingress). Internal: \`TICK\` (loss check five times per heartbeatMs),
   \`RESPAWN\` (restart backoff).
 - Emitted: \`dispatch.result\`, \`session.place\` (with the job and transport to start),
   \`session.lost\`, \`session.ended\`, \`session.cancel\`, \`worker.spawn\`, \`worker.kill\`,

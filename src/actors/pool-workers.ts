@@ -254,8 +254,21 @@ export function onBus(d: Draft, e: { now: number; connected: boolean }): void {
   }
 }
 
+/**
+ * The loss check runs this many times per heartbeat period: a silent worker is found within a
+ * fifth of a beat of its window (missedHeartbeats × heartbeatMs) ending, not up to a whole beat
+ * later. Each check advances the machine's clock by exactly its period (a TICK carries no time),
+ * so the period divides the beat and the simulated clock's 100 ms steps evenly.
+ */
+export const LIVENESS_CHECKS_PER_BEAT = 5;
+
+/** How often the supervisor runs its loss check (`TICK`). */
+export function livenessTickMs(ctx: { heartbeatMs: number }): number {
+  return ctx.heartbeatMs / LIVENESS_CHECKS_PER_BEAT;
+}
+
 export function onTick(d: Draft): void {
-  d.ctx.clock += d.ctx.heartbeatMs;
+  d.ctx.clock += livenessTickMs(d.ctx);
   advance(d, d.ctx.clock);
   if (d.ctx.busDown) return;
   const { now, heartbeatMs, missedHeartbeats, helloTimeoutMs } = d.ctx;

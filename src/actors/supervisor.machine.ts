@@ -14,6 +14,7 @@ import {
   announce,
   fence,
   isDown,
+  livenessTickMs,
   localWorker,
   onBus,
   onDrain,
@@ -116,7 +117,7 @@ export const supervisorMachine = setup({
     emitted: SupervisorEmitted;
   },
   delays: {
-    heartbeatTick: ({ context }) => context.heartbeatMs,
+    heartbeatTick: ({ context }) => livenessTickMs(context),
     drainDeadline: ({ context }) => context.drainTimeoutMs + context.drainGraceMs,
   },
   guards: {
@@ -189,7 +190,7 @@ export const supervisorMachine = setup({
 }).createMachine({
   id: 'supervisor',
   description:
-    'The pool: agent registry, workers (epochs, fencing, generations, last errors, rejection counters), rollouts, sessions (seq, placement, start transport) and the bounded record of ended sessions. Worker and session reports, dispatches and the periodic loss check (`TICK`, every heartbeatMs) are applied by the pure reducers in pool-*.ts; side effects leave as emitted events.',
+    'The pool: agent registry, workers (epochs, fencing, generations, last errors, rejection counters), rollouts, sessions (seq, placement, start transport) and the bounded record of ended sessions. Worker and session reports, dispatches and the periodic loss check (`TICK`, five times per heartbeatMs) are applied by the pure reducers in pool-*.ts; side effects leave as emitted events.',
   context: ({ input }) => {
     const heartbeatMs = input.heartbeatMs ?? 1_000;
     const missedHeartbeats = input.missedHeartbeats ?? 3;

@@ -63,7 +63,10 @@ describe('worker loss by missed heartbeats (simulated clock)', () => {
     const p = pool({ localWorkers: [{ id: 'l1' }], heartbeatMs: 1000, missedHeartbeats: 3 });
     expect(p.of('worker.spawn')).toEqual([{ type: 'worker.spawn', worker: 'l1', attempt: 0, restarts: 0 }]);
     p.join('l1', 'e1');
-    p.advance(4000);
+    // Silent past its 3-beat window at 3000 ms: found by the next check, a fifth of a beat later.
+    p.advance(3000);
+    expect(p.of('worker.kill')).toEqual([]);
+    p.advance(200);
     expect(p.of('worker.kill')).toMatchObject([{ worker: 'l1', pid: 4242 }]);
     expect(p.ctx().workers.l1?.supervision).toBe('restarting');
     p.advance(1000);
