@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm test`: typecheck, lint and every vitest project (unit, then integration), the first two
-// beside the tests rather than before them: tsc takes half a minute of one core, and the
+// `npm test`: typecheck, lint and every vitest project (unit and integration, together), the
+// first two beside the tests rather than before them: tsc takes half a minute of one core, and the
 // integration files spend most of their time waiting on speech played in real time.
 // Exits non-zero if any of the three fails; extra arguments go to vitest.
 import { spawn } from 'node:child_process';
