@@ -93,7 +93,7 @@ beforeAll(async () => {
     workers: 1,
     capacity: 4,
     watch: true,
-    drainTimeoutMs: 30_000,
+    drainTimeoutMs: 90_000,
   });
   await readyWorkers(t.client, 1);
 });
@@ -116,8 +116,9 @@ describe('hot reload in dev (real nats-server, worker processes, a watched agent
     const oldWorker = before.workers[0];
     expect(before.generations).toMatchObject([{ generation: 1, serving: true }]);
 
-    // A runs on v1 for 14 s: long enough to outlive both reloads.
-    const a = await t.client.dispatch({ agent: 'reload', audio: { kind: 'silence', durationMs: 14_000 } });
+    // A runs on v1 for 30 s: long enough to outlive both reloads, even on a loaded machine (14 s did
+    // not: a rollout took longer there).
+    const a = await t.client.dispatch({ agent: 'reload', audio: { kind: 'silence', durationMs: 30_000 } });
     expect(a.worker).toBe(oldWorker?.worker);
     await sessionsReach(t.client, [a], 'active');
 
@@ -168,7 +169,7 @@ describe('hot reload in dev (real nats-server, worker processes, a watched agent
     expect(cli.output()).toContain('failed at import');
 
     // Every session ends closed, each on the code it started with.
-    s = await sessionsReach(t.client, [a, b, c], 'closed', 30_000);
+    s = await sessionsReach(t.client, [a, b, c], 'closed', 90_000);
     const ran = versionsByPid();
     expect(ran.get(oldWorker?.pid as number)).toEqual(new Set(['v1']));
     expect(ran.get(newWorker?.pid as number)).toEqual(new Set(['v2']));
@@ -179,5 +180,7 @@ describe('hot reload in dev (real nats-server, worker processes, a watched agent
       const now = await t.client.status(1000);
       return now.workers.every((w) => w.worker !== oldWorker?.worker) ? now : undefined;
     });
-  });
+    // A hang-catcher: this test boots several worker generations (or supervisors); on two cores shared
+    // with other heavy work a worker took 15 s from spawn to its first line, and 60 s was not enough.
+  }, 180_000);
 });

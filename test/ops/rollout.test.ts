@@ -78,5 +78,7 @@ describe('rolling upgrade (real nats-server, supervisor, worker processes, the o
     });
     expect(after.generations).toMatchObject([{ generation: 2, serving: true, draining: false }]);
     expect(after.health).toBe('ok');
-  });
+    // A hang-catcher: this test boots several worker generations (or supervisors); on two cores shared
+    // with other heavy work a worker took 15 s from spawn to its first line, and 60 s was not enough.
+  }, 180_000);
 });

@@ -124,5 +124,7 @@ describe('standby supervisor (leadership lease in JetStream KV, real processes)'
     expect(await exited(sup3)).not.toBe(0);
     expect(sup3.output()).toContain('another supervisor leads pool standby');
     expect(workers.every((w) => w.exitCode === null)).toBe(true);
-  });
+    // A hang-catcher: this test boots several worker generations (or supervisors); on two cores shared
+    // with other heavy work a worker took 15 s from spawn to its first line, and 60 s was not enough.
+  }, 180_000);
 });
