@@ -2,7 +2,8 @@
  * density: memory per live voice session, both sides running REAL sessions of the same agent on
  * the same audio through the same local audio input (src/runtime/voice/local-transport.ts):
  *  - pool: N sessions of the restaurant agent in ONE worker process of a real pool (one shared
- *    Silero), the supervisor (this process) and the nats-server;
+ *    Silero), its supervisor (a process of its own, `openrtc start`, which starts the worker; this
+ *    process only dispatches and watches, as a client) and the nats-server;
  *  - agents-js: its own AgentServer registered with the LiveKit protocol double
  *    (test/support/livekit-server-double.ts), which dispatches N jobs; each runs in a prewarmed
  *    process of its own (bench/baseline/session-agent.mjs: Silero, FakeSTT, FakeLLM as the
@@ -20,18 +21,21 @@
  *
  *   npm run bench:density [-- --quick | --smoke]
  */
+import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PoolClient } from '../src/runtime/client.ts';
 import { startNatsServer } from '../src/runtime/nats/server.ts';
+import { RUN_FROM } from '../src/runtime/run-from.ts';
 import { startLiveKitServerDouble } from '../test/support/livekit-server-double.ts';
 import { AgentsJsPool, bundleLocalTransport, SESSION_AGENT } from './lib/agents-js.ts';
 import { type DensityRow, densityDoc } from './lib/density-doc.ts';
 import { hardware } from './lib/hardware.ts';
 import { benchMode, byMode } from './lib/mode.ts';
-import { AUDIO, InspectWatch, startBenchPool, waitReady } from './lib/pool.ts';
+import { AGENTS_DIR, AUDIO, InspectWatch, waitReady } from './lib/pool.ts';
 import { type ProcMemory, procMemory, sumMemory } from './lib/proc.ts';
-import { benchLog, emit, runBench, writeDoc } from './lib/report.ts';
+import { benchLog, emit, ROOT, runBench, writeDoc } from './lib/report.ts';
 import { round } from './lib/stats.ts';
 
 const mode = benchMode();
@@ -56,21 +60,75 @@ interface Side {
   fedSMin: number;
 }
 
+/**
+ * The pool's supervisor as a process of its own: the real `openrtc start` command, one worker, no
+ * spare, in the mode this benchmark runs (its workers the same). Its output goes to stderr: stdout
+ * is kept for the JSON line.
+ */
+function startSupervisor(nats: string, pool: string): ChildProcess {
+  const child = spawn(
+    process.execPath,
+    [
+      `${ROOT}bin/openrtc.js`,
+      'start',
+      AGENTS_DIR,
+      '--nats',
+      nats,
+      '--pool',
+      pool,
+      '--workers',
+      '1',
+      '--spares',
+      '0',
+      '--capacity',
+      String(N),
+      '--drain-timeout',
+      '2000',
+      '--json-logs',
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: {
+        ...process.env,
+        OPENRTC_RUN_FROM: RUN_FROM,
+        OPENRTC_LOG_LEVEL: process.env.OPENRTC_LOG_LEVEL ?? 'warn',
+        OPENRTC_AGENTS_LOG_LEVEL: process.env.OPENRTC_AGENTS_LOG_LEVEL ?? 'silent',
+      },
+    },
+  );
+  child.stdout?.pipe(process.stderr);
+  child.stderr?.pipe(process.stderr);
+  return child;
+}
+
+/** SIGTERM (the supervisor drains and stops its worker), SIGKILL if it has not exited in 20 s. */
+async function stopProcess(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 async function poolSide(callS: number): Promise<Side> {
   const nats = await startNatsServer();
-  const bench = await startBenchPool({ nats: nats.url, name: `density${callS}`, workers: 1, capacity: N });
+  const name = `density${callS}`;
+  const supervisor = startSupervisor(nats.url, name);
+  const client = await PoolClient.connect({ url: nats.url, pool: name, log, id: `bench-${name}` });
   try {
-    const [worker] = await waitReady(bench.client, 1);
+    if (!supervisor.pid) throw new Error('the supervisor process did not start');
+    const [worker] = await waitReady(client, 1, 120_000);
     if (!worker?.pid) throw new Error('the worker reported no pid');
     await sleep(SETTLE_MS);
     const idle = procMemory(worker.pid);
-    const watch = new InspectWatch(bench.client, { speech: true });
+    const watch = new InspectWatch(client, { speech: true });
     const placed: string[] = [];
     while (placed.length < N) {
       const batch = Array.from({ length: Math.min(10, N - placed.length) }, (_, k) => placed.length + k);
       const ok = await Promise.all(
         batch.map((j) =>
-          bench.client.dispatch({
+          client.dispatch({
             agent: 'restaurant',
             job: { room: `density-${callS}-${j}` },
             audio: { kind: 'wav', path: AUDIO.restaurant, realtime: false, loops: LOOPS },
@@ -92,12 +150,12 @@ async function poolSide(callS: number): Promise<Side> {
     const ended = placed.filter((s) => watch.state(s, 'failed') || watch.state(s, 'closed'));
     if (ended.length) throw new Error(`${ended.length} sessions ended before memory was read`);
     const w = procMemory(worker.pid);
-    const sup = procMemory(process.pid);
+    const sup = procMemory(supervisor.pid);
     const n = procMemory(nats.pid);
     watch.stop();
     log.info({ callS, worker: w, idle, supervisor: sup, nats: n, fedSMin }, 'pool memory');
     return {
-      whole: sumMemory([worker.pid, process.pid, nats.pid]),
+      whole: sumMemory([worker.pid, supervisor.pid, nats.pid]),
       perSessionMb: (w.pss_mb - idle.pss_mb) / N,
       parts: {
         supervisor_pss_mb: round(sup.pss_mb),
@@ -108,7 +166,8 @@ async function poolSide(callS: number): Promise<Side> {
       fedSMin,
     };
   } finally {
-    await bench.stop();
+    await client.close();
+    await stopProcess(supervisor);
     await nats.stop();
   }
 }

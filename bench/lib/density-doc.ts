@@ -85,7 +85,7 @@ ${withSpare(r.runs.at(-1))}
 
 ${table}
 
-Pool side, PSS in MB (supervisor = the benchmark process, which also runs the harness):
+Pool side, PSS in MB (supervisor = its own process, \`openrtc start\`, which started the worker; the benchmark harness is not counted):
 
 ${parts('pool')}
 
@@ -100,7 +100,8 @@ ${parts('process_per_job')}
   same local audio input (src/runtime/voice/local-transport.ts; bundled for plain node on the
   agents-js side). Audio is **fast-fed**: as fast as the VAD takes it. Memory is read once every
   session has been fed the call length (\`fed_s_min\`: the least any session had), before any ends.
-- Pool: one worker process, no spare, the supervisor and the nats-server; whole machine = the PSS of the
+- Pool: one worker process, no spare, the supervisor (\`openrtc start\`, a process of its own;
+  the benchmark harness is a client beside it, not counted) and the nats-server; whole machine = the PSS of the
   three; marginal = (worker with N sessions − the same worker idle) / N.
 - agents-js: its AgentServer registered with the LiveKit protocol double
   (test/support/livekit-server-double.ts), N prewarmed job processes, N jobs dispatched by the
