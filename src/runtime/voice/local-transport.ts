@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import { ReadableStream } from 'node:stream/web';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { voice } from '@livekit/agents';
@@ -19,6 +20,33 @@ export interface LocalSourceOptions {
 }
 
 export type SourceEnd = 'ended' | 'stopped';
+
+/**
+ * Decoded WAVs shared by this process's sources: the samples are only read once decoded, so N
+ * sessions on the same file keep one copy, not N (assets/audio/restaurant.wav is 259 KB decoded,
+ * which a worker's heap snapshot showed once per live session). Keyed by path, size and mtime, so a
+ * changed file is read again; held weakly, so a file is freed with the last source that plays it.
+ */
+const decoded = new Map<string, WeakRef<Int16Array>>();
+const decoding = new Map<string, Promise<Int16Array>>();
+
+async function sharedWav(path: string): Promise<Int16Array> {
+  const file = await stat(path).catch(() => undefined);
+  if (!file) return readWavMono16k(path); // its error names the file
+  const key = `${path}\0${file.size}\0${file.mtimeMs}`;
+  const hit = decoded.get(key)?.deref();
+  if (hit) return hit;
+  let pending = decoding.get(key);
+  if (!pending) {
+    pending = readWavMono16k(path).finally(() => decoding.delete(key));
+    decoding.set(key, pending);
+    const samples = await pending;
+    for (const [k, ref] of decoded) if (!ref.deref()) decoded.delete(k);
+    decoded.set(key, new WeakRef(samples));
+    return samples;
+  }
+  return pending;
+}
 
 /**
  * Audio input for an AgentSession from a WAV file or silence: 16 kHz mono frames, paced at real
@@ -48,13 +76,13 @@ export class LocalAudioSource extends voice.AudioInput {
     this.totalSamples = totalSamples;
   }
 
-  /** Opens the input a session's transport names: reads and converts the WAV up front. */
+  /** Opens the input a session's transport names: reads and converts the WAV up front (shared). */
   static async open(spec: LocalAudioInput, opts: LocalSourceOptions = {}): Promise<LocalAudioSource> {
     if (spec.kind === 'silence') {
       const total = Math.round((spec.durationMs * VOICE_SAMPLE_RATE) / 1000);
       return new LocalAudioSource(undefined, total, true, opts);
     }
-    const samples = await readWavMono16k(spec.path);
+    const samples = await sharedWav(spec.path);
     return new LocalAudioSource(samples, samples.length * (spec.loops ?? 1), spec.realtime ?? true, opts);
   }
 

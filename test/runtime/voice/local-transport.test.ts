@@ -7,7 +7,7 @@ import { AudioFrame } from '@livekit/rtc-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { LocalAudioSink, LocalAudioSource } from '../../../src/runtime/voice/local-transport.ts';
 import { loadSharedVad } from '../../../src/runtime/voice/vad.ts';
-import { parseWav, readWavMono16k } from '../../../src/runtime/voice/wav.ts';
+import { parseWav, readWavMono16k, writeWav } from '../../../src/runtime/voice/wav.ts';
 import { waitFor } from '../../support/wait.ts';
 import { AUDIO } from './helpers.ts';
 
@@ -54,6 +54,24 @@ describe('LocalAudioSource', () => {
     expect(concat(frames)).toEqual(expected);
     expect(source.fedMs).toBeCloseTo(source.durationMs, 6);
     await source.stop();
+  });
+
+  it('sources on the same file share one decoded copy, and a rewritten file is read again', async () => {
+    const path = join(dir, 'shared.wav');
+    await writeWav(path, new Int16Array(1600).fill(100), 16_000);
+    const samplesOf = (s: LocalAudioSource) => Reflect.get(s, 'samples') as Int16Array;
+    const [a, b] = await Promise.all([
+      LocalAudioSource.open({ kind: 'wav', path, realtime: false }),
+      LocalAudioSource.open({ kind: 'wav', path, realtime: false }),
+    ]);
+    expect(samplesOf(a)).toBe(samplesOf(b));
+    await writeWav(path, new Int16Array(3200).fill(-100), 16_000);
+    const c = await LocalAudioSource.open({ kind: 'wav', path, realtime: false });
+    expect(samplesOf(c)).not.toBe(samplesOf(a));
+    expect(c.totalSamples).toBe(3200);
+    c.start();
+    expect(concat(await drain(c, 3200))).toEqual(new Int16Array(3200).fill(-100));
+    for (const s of [a, b, c]) await s.stop();
   });
 
   it('plays the file `loops` times back to back', async () => {
