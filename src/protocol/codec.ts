@@ -24,6 +24,32 @@ export type DecodeResult = { ok: true; message: Message } | { ok: false; error: 
 
 const utf8Decoder = new TextDecoder('utf-8', { fatal: false });
 
+/**
+ * The schema each type is checked with, AOT-compiled by zod's `z.compile`: a generated fast path
+ * that accepts exactly what the schema accepts, and hands anything it does not accept to the same
+ * runtime parser, so a rejected message gets the same issues and paths as from the plain schema.
+ * A schema zod cannot compile as a whole (a field holding `z.json()`, whose definition is recursive)
+ * is rebuilt with each of its fields compiled, and the recursive field left to the runtime parser.
+ */
+const CHECKERS: ReadonlyMap<string, z.ZodType> = new Map(
+  Object.entries(MESSAGE_SCHEMAS as Record<string, z.ZodObject>).map(([type, schema]) => [
+    type,
+    compiled(schema),
+  ]),
+);
+
+function compiled(schema: z.ZodObject): z.ZodType {
+  try {
+    return z.compile(schema, { strict: true });
+  } catch {
+    const shape: Record<string, z.ZodType> = {};
+    for (const [key, field] of Object.entries(schema.shape as Record<string, z.ZodType>)) {
+      shape[key] = z.compile(field);
+    }
+    return schema.extend(shape);
+  }
+}
+
 /** Stamps the envelope on a message body: protocol version, a fresh id, now, and the sender. */
 export function envelope<T extends MessageType>(
   type: T,
@@ -55,11 +81,8 @@ export function encode(msg: Message, opts: CodecOptions = {}): Uint8Array {
       { messageType, path: notPlain.path },
     );
   }
-  // Own keys only: `constructor` or `toString` are not message types.
-  const schema =
-    messageType && Object.hasOwn(MESSAGE_SCHEMAS, messageType)
-      ? (MESSAGE_SCHEMAS as Record<string, z.ZodType>)[messageType]
-      : undefined;
+  // A Map, not an object: `constructor` or `toString` are not message types.
+  const schema = messageType ? CHECKERS.get(messageType) : undefined;
   if (!schema) {
     throw new ProtocolError('unknown_type', `cannot encode: unknown message type '${String(messageType)}'`, {
       messageType,
@@ -121,7 +144,8 @@ function decodeUnsafe(data: Uint8Array | string, subject: string, opts: CodecOpt
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     return reject('invalid_fields', `${subject}: expected a JSON object`, { subject, path: '(root)' });
   }
-  if (typeof type !== 'string' || !Object.hasOwn(MESSAGE_SCHEMAS, type)) {
+  const schema = typeof type === 'string' ? CHECKERS.get(type) : undefined;
+  if (schema === undefined) {
     // Never stringify the whole value: it may be huge or nested deep enough to overflow the stack.
     const what =
       typeof type === 'string'
@@ -154,7 +178,7 @@ function decodeUnsafe(data: Uint8Array | string, subject: string, opts: CodecOpt
   // The type is known by now: its own schema skips the union's dispatch.
   let parsed: z.ZodSafeParseResult<Message>;
   try {
-    parsed = (MESSAGE_SCHEMAS[messageType] as z.ZodType<Message>).safeParse(raw);
+    parsed = (schema as z.ZodType<Message>).safeParse(raw);
   } catch (err) {
     // Validation recurses; a deep enough value exhausts the stack. Depth is only measured on that
     // rare path, so well-formed messages do not pay for it.

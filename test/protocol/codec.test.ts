@@ -1,11 +1,16 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
   DEFAULT_MAX_PAYLOAD_BYTES,
   decode,
   encode,
   envelope,
+  formatPath,
   MAX_NESTING_DEPTH,
+  MESSAGE_SCHEMAS,
   type Message,
+  type MessageType,
   ProtocolError,
   subjects,
 } from '../../src/protocol/index.ts';
@@ -377,4 +382,56 @@ describe('versions', () => {
     const { v: _v, ...rest } = sessionState();
     expect(decodeError(text(rest), events).context.path).toBe('v');
   });
+});
+
+describe('decode checks with compiled schemas, exactly as the catalogue schemas do', () => {
+  const hot = JSON.parse(
+    readFileSync(new URL('../../bench/protocol/messages.json', import.meta.url), 'utf8'),
+  ) as { type: MessageType; subject: string; text: string }[];
+  // One break per hot type, deep in the message where it can be; dispatch's `transport` holds
+  // `z.json()` (recursive), so its schema is compiled field by field.
+  // biome-ignore lint/suspicious/noExplicitAny: the breaks write at paths known from the captured messages
+  type Parsed = Record<string, any>;
+  const breaks: Record<string, (m: Parsed) => void> = {
+    'session.state': (m) => {
+      m.seq = 0;
+    },
+    heartbeat: (m) => {
+      m.sessions[2].since = -1;
+      m.prewarm.status = 'maybe';
+    },
+    inspect: (m) => {
+      m.actor.kind = 'robot';
+      m.summary.x = { nested: true };
+    },
+    'session.speech': (m) => {
+      m.kind = 'middle';
+    },
+    ack: (m) => {
+      m.ref = '';
+      m.extra = 1;
+    },
+    dispatch: (m) => {
+      m.audio.loops = 1.5;
+      m.transport = { kind: 'livekit', url: 'ftp://x', token: 't', job: { a: [1, { b: null }] } };
+    },
+  };
+
+  for (const c of hot) {
+    it(`${c.type}: accepts the captured message with the same data, rejects a broken one with the same issues`, () => {
+      const schema = MESSAGE_SCHEMAS[c.type] as z.ZodType;
+      const ok = decode(c.text, c.subject);
+      expect(ok.ok && ok.message).toEqual(schema.parse(JSON.parse(c.text)));
+      const broken = JSON.parse(c.text) as Parsed;
+      breaks[c.type]?.(broken);
+      const brokenText = JSON.stringify(broken);
+      const expected = schema.safeParse(JSON.parse(brokenText));
+      expect(expected.success).toBe(false);
+      const got = decode(brokenText, c.subject);
+      expect(got.ok).toBe(false);
+      if (got.ok || expected.success) return;
+      expect(got.error.message).toContain(z.prettifyError(expected.error).replaceAll('\n', '; '));
+      expect(got.error.context.path).toBe(formatPath(expected.error.issues[0]?.path ?? []));
+    });
+  }
 });
