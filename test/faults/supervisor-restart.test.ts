@@ -173,6 +173,8 @@ describe('kill -9 of the supervisor', () => {
       'orphans',
       '--workers',
       '1',
+      '--spares',
+      '0',
       '--drain-timeout',
       '3000',
     ]);

@@ -9,7 +9,12 @@ import { isAlive, waitFor } from '../support/wait.ts';
 const nats = useNatsServer();
 const openrtc = useOpenrtc();
 
-/** `openrtc start|dev` on the test's nats-server under a fresh pool name, and a client of that pool. */
+/**
+ * `openrtc start|dev` on the test's nats-server under a fresh pool name, and a client of that pool.
+ * The callers pass `--spares 0`: no test here is about spares (test/integration/hot-spare.test.ts
+ * and test/inspect/pool-inspect.test.ts are), and a spare is one more worker process to boot, about
+ * 2.5 s of CPU that the rest of the suite shares.
+ */
 async function poolProcess(prefix: string, args: string[]) {
   const pool = `${prefix}${Date.now() % 100000}`;
   const [command, ...rest] = args;
@@ -20,7 +25,15 @@ async function poolProcess(prefix: string, args: string[]) {
 
 describe('the openrtc command', () => {
   it('SIGTERM on `openrtc start` drains: in-flight sessions finish, exit 0, no orphan processes', async () => {
-    const { dev, client } = await poolProcess('cli', ['start', '--workers', '2', '--drain-timeout', '15000']);
+    const { dev, client } = await poolProcess('cli', [
+      'start',
+      '--workers',
+      '2',
+      '--spares',
+      '0',
+      '--drain-timeout',
+      '15000',
+    ]);
     try {
       const workers = await readyWorkers(client, 2, 60_000);
       const placed = await Promise.all(
@@ -46,7 +59,15 @@ describe('the openrtc command', () => {
   }, 90_000);
 
   it('a drain that has to cut sessions short exits 4 and says so', async () => {
-    const { dev, client } = await poolProcess('cut', ['start', '--workers', '1', '--drain-timeout', '500']);
+    const { dev, client } = await poolProcess('cut', [
+      'start',
+      '--workers',
+      '1',
+      '--spares',
+      '0',
+      '--drain-timeout',
+      '500',
+    ]);
     try {
       await readyWorkers(client, 1, 60_000);
       const s = await client.dispatch({ agent: 'dental', audio: { kind: 'silence', durationMs: 60_000 } });
@@ -63,7 +84,7 @@ describe('the openrtc command', () => {
   }, 90_000);
 
   it('`openrtc dispatch --wait` prints the transitions and exits 0 when the session closes', async () => {
-    const { dev, client, pool } = await poolProcess('cli', ['dev', '--workers', '1']);
+    const { dev, client, pool } = await poolProcess('cli', ['dev', '--workers', '1', '--spares', '0']);
     try {
       await readyWorkers(client, 1, 60_000);
       const d = openrtc([

@@ -16,7 +16,17 @@ afterAll(() => rmSync(home, { recursive: true, force: true }));
 
 describe('local dev discovery', () => {
   it('status finds the running `openrtc dev` without --nats; a stopped one is not used', async () => {
-    const dev = openrtc(['dev', EXAMPLE_AGENTS, '--workers', '1', '--no-inspect', '--pool', 'devpool']);
+    const dev = openrtc([
+      'dev',
+      EXAMPLE_AGENTS,
+      '--workers',
+      '1',
+      '--spares',
+      '0',
+      '--no-inspect',
+      '--pool',
+      'devpool',
+    ]);
     const rec = await waitFor('the dev record', () =>
       existsSync(record) ? JSON.parse(readFileSync(record, 'utf8')) : undefined,
     );
@@ -52,7 +62,7 @@ describe('local dev discovery', () => {
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
     writeFileSync(join(dir, 'a.ts'), 'export const notAnAgent = 1;\n');
     writeFileSync(join(dir, 'b.ts'), "throw new Error('no database');\n");
-    const dev = openrtc(['dev', dir, '--workers', '1', '--no-inspect']);
+    const dev = openrtc(['dev', dir, '--workers', '1', '--spares', '0', '--no-inspect']);
     expect(await exited(dev)).toBe(2);
     expect(dev.output()).toContain(`${dir}: no agent could be loaded`);
     expect(dev.output()).toContain(`${join(dir, 'a.ts')}: no default export`);

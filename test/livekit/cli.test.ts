@@ -31,6 +31,8 @@ describe('`openrtc start` with LiveKit credentials in the environment', () => {
       `lk${Date.now() % 100000}`,
       '--workers',
       '1',
+      '--spares',
+      '0',
     ]);
     const reg = await lk.next('register', (r) => r.agentName === '', 30_000);
     expect(reg.type).toBe(JobType.JT_ROOM); // no --agent-name: automatic dispatch

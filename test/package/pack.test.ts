@@ -143,7 +143,7 @@ describe('the packed package in a fresh project', () => {
     cpSync(join(ROOT, 'test/fixtures/agents/agents-js/echo.ts'), join(app, 'agents/echo.ts'));
     const marks = join(work, 'marks.jsonl');
     const openrtc = join(app, 'node_modules/.bin/openrtc');
-    const dev = start(openrtc, ['dev', '--workers', '1', '--no-inspect'], app, {
+    const dev = start(openrtc, ['dev', '--workers', '1', '--spares', '0', '--no-inspect'], app, {
       LIVEKIT_URL: lk.url,
       LIVEKIT_API_KEY: lk.apiKey,
       LIVEKIT_API_SECRET: lk.apiSecret,
@@ -155,7 +155,8 @@ describe('the packed package in a fresh project', () => {
         'a ready worker',
         async () => (await run(openrtc, ['status', '--json'], app)).out.includes('"state":"ready"'),
         60_000,
-        250,
+        // Each poll is a whole `openrtc status` process (about half a second of CPU).
+        1000,
       );
       const dispatch = await run(openrtc, ['dispatch', '--agent', 'hello', '--wait'], app);
       expectOk(dispatch, 'openrtc dispatch --wait');
