@@ -221,6 +221,8 @@ export async function startLiveKitServerDouble(opts: DoubleOptions = {}): Promis
   const rtcSockets = new Set<Duplex>();
   const wss = new WebSocketServer({ noServer: true });
   let server: Server | undefined;
+  /** Every socket the server accepted, upgraded or not: `close` ends them all. */
+  const sockets = new Set<Duplex>();
   let port = 0;
   let connCount = 0;
   const double = { roomJoins: 'hang' as 'hang' | 'reset' };
@@ -607,7 +609,18 @@ export async function startLiveKitServerDouble(opts: DoubleOptions = {}): Promis
       }
       void onAgentSocket(req, socket, head, attempt);
     });
-    await new Promise<void>((resolve) => server?.listen(port, '127.0.0.1', resolve));
+    server.on('connection', (socket) => {
+      sockets.add(socket);
+      socket.once('close', () => sockets.delete(socket));
+    });
+    // A listen that fails (the port taken meanwhile) rejects, rather than leaving the test waiting.
+    await new Promise<void>((resolve, reject) => {
+      server?.once('error', reject);
+      server?.listen(port, '127.0.0.1', () => {
+        server?.off('error', reject);
+        resolve();
+      });
+    });
     port = (server.address() as { port: number }).port;
   };
   const dropConnections = () => {
@@ -622,8 +635,14 @@ export async function startLiveKitServerDouble(opts: DoubleOptions = {}): Promis
     dropConnections();
     for (const s of rtcSockets) s.destroy();
     rtcSockets.clear();
-    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    // server.close() waits for every connection to end: one still in its handshake (a dispatcher
+    // reconnecting at that moment, which a busy machine makes likely) kept a restart waiting for
+    // ever. So every accepted socket ends first.
+    const closed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    for (const s of sockets) s.destroy();
+    sockets.clear();
     server?.closeAllConnections();
+    await closed;
   };
   await listen();
 
