@@ -23,6 +23,28 @@ import { summaryDoc } from './lib/summary-doc.ts';
 // capacity first: density measures at the sustainable N it finds (OPENRTC_BENCH_DENSITY_N).
 const ALL = ['capacity', 'density', 'dispatch', 'failover', 'protocol', 'soak', 'startup'] as const;
 const argv = process.argv.slice(2);
+const USAGE = `usage: npm run bench [-- OPTIONS]   (or: npx tsx bench/run.ts [OPTIONS])
+
+Runs ${ALL.join(', ')}, one after another, each in its own process, and prints one JSON line each.
+
+  --quick        smaller sizes (under a minute per benchmark on 2 cores)
+  --smoke        the tiniest run that still exercises every part (CI)
+  --only a,b     run these benchmarks alone
+  --write-docs   a full run writes docs/benchmarks/ and README.md's comparison table
+                 (with --only: those benchmarks' lines replace theirs in results.json)
+  --docs-only    run nothing; with --write-docs, write both tables again from results.json
+  -h, --help     this text
+`;
+if (argv.includes('--help') || argv.includes('-h')) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const KNOWN = new Set(['--quick', '--smoke', '--only', '--write-docs', '--docs-only']);
+const unknown = argv.filter((a, i) => !KNOWN.has(a) && argv[i - 1] !== '--only');
+if (unknown.length > 0) {
+  process.stderr.write(`[bench] unknown argument ${unknown.map((a) => `'${a}'`).join(', ')}\n\n${USAGE}`);
+  process.exit(2);
+}
 const onlyAt = argv.indexOf('--only');
 const only = argv.includes('--docs-only')
   ? []
