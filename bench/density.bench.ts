@@ -206,18 +206,18 @@ async function agentsJsSide(callS: number, transport: string): Promise<Side> {
           try {
             return JSON.parse(readFileSync(join(statusDir, f), 'utf8')) as Status;
           } catch {
-            return { pid: 0, fedMs: 0, ended: false }; // being written
+            return { pid: 0, fedMs: 0, ended: false }; // unreadable: counts as not fed yet
           }
         });
     const until = Date.now() + 60_000 + callS * 1000 * 2;
+    let s: Status[];
     for (;;) {
-      const s = statuses();
+      s = statuses();
       if (s.length === N && s.every((x) => x.fedMs >= callS * 1000)) break;
       if (Date.now() > until)
         throw new Error(`agents-js sessions: ${s.length}/${N} live, fed ${s.map((x) => x.fedMs).join(',')}`);
       await sleep(100);
     }
-    const s = statuses();
     if (s.some((x) => x.ended)) throw new Error('an agents-js call ended before memory was read');
     const jobPids = s.map((x) => x.pid);
     const inference = agentsJs.procs.filter((p) => p.kind === 'inference').map((p) => p.pid);
@@ -281,6 +281,9 @@ async function main(): Promise<void> {
     mode,
     n: N,
     n_from_capacity: N === fromCapacity,
+    ...(N === fromCapacity && process.env.OPENRTC_BENCH_DENSITY_N_FROM
+      ? { n_from: process.env.OPENRTC_BENCH_DENSITY_N_FROM }
+      : {}),
     call_s: last.call_s,
     fast_feed: true,
     whole_machine_ratio: last.whole_machine_ratio,

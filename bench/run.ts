@@ -95,10 +95,19 @@ const results: Record<string, Record<string, unknown>> = {};
 for (const name of BENCHES) {
   const started = Date.now();
   process.stderr.write(`[bench] ${name} ${args.join(' ')}\n`);
-  const sustainable = results.capacity?.pool_sessions;
+  // Density runs at the sustainable N: capacity's of this run, else (with --only) the kept run's.
+  const keptCapacity = () =>
+    existsSync(RESULTS)
+      ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as RunRecord).results.capacity?.pool_sessions
+      : undefined;
+  const sameRun = results.capacity?.pool_sessions;
+  const sustainable = sameRun ?? (only && name === 'density' ? keptCapacity() : undefined);
   const env =
     name === 'density' && typeof sustainable === 'number' && sustainable > 0
-      ? { OPENRTC_BENCH_DENSITY_N: String(sustainable) }
+      ? {
+          OPENRTC_BENCH_DENSITY_N: String(sustainable),
+          OPENRTC_BENCH_DENSITY_N_FROM: sameRun === undefined ? 'results.json' : 'this run',
+        }
       : {};
   const { code, stdout } = await runOne(name, env);
   try {

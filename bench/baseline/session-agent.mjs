@@ -5,7 +5,7 @@
 // job's metadata names the audio ({ path, realtime, loops }); the entry reports its progress in
 // <OPENRTC_BENCH_STATUS_DIR>/<job id>.json. The room is never joined: the LiveKit double runs no
 // rooms, and the session needs none with local audio.
-import { writeFileSync } from 'node:fs';
+import { renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { defineAgent, stt, voice } from '@livekit/agents';
 import * as silero from '@livekit/agents-plugin-silero';
@@ -48,8 +48,11 @@ export default defineAgent({
     void source.ended.then(() => {
       ended = true;
     });
-    const report = () =>
-      writeFileSync(file, JSON.stringify({ pid: process.pid, fedMs: source.fedMs, ended }));
+    // Written whole, then renamed: the benchmark never reads a half-written file.
+    const report = () => {
+      writeFileSync(`${file}.tmp`, JSON.stringify({ pid: process.pid, fedMs: source.fedMs, ended }));
+      renameSync(`${file}.tmp`, file);
+    };
     report();
     setInterval(report, 250).unref();
     await new Promise(() => {}); // the call lasts until the benchmark ends it
