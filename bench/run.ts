@@ -95,13 +95,15 @@ const results: Record<string, Record<string, unknown>> = {};
 for (const name of BENCHES) {
   const started = Date.now();
   process.stderr.write(`[bench] ${name} ${args.join(' ')}\n`);
-  // Density runs at the sustainable N: capacity's of this run, else (with --only) the kept run's.
+  // Density runs at the sustainable N: capacity's of this run, else (a full `--only` run) the
+  // kept full run's; quick and smoke runs without capacity keep density's own small N.
   const keptCapacity = () =>
     existsSync(RESULTS)
       ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as RunRecord).results.capacity?.pool_sessions
       : undefined;
   const sameRun = results.capacity?.pool_sessions;
-  const sustainable = sameRun ?? (only && name === 'density' ? keptCapacity() : undefined);
+  const sustainable =
+    sameRun ?? (only && name === 'density' && benchMode() === 'full' ? keptCapacity() : undefined);
   const env =
     name === 'density' && typeof sustainable === 'number' && sustainable > 0
       ? {
