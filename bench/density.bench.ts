@@ -34,7 +34,7 @@ import { type DensityRow, densityDoc } from './lib/density-doc.ts';
 import { hardware } from './lib/hardware.ts';
 import { benchMode, byMode } from './lib/mode.ts';
 import { AGENTS_DIR, AUDIO, InspectWatch, waitReady } from './lib/pool.ts';
-import { isAlive, type ProcMemory, procMemory, sumMemory } from './lib/proc.ts';
+import { type ProcMemory, procMemory, sumMemory } from './lib/proc.ts';
 import { benchLog, emit, ROOT, runBench, writeDoc } from './lib/report.ts';
 import { round } from './lib/stats.ts';
 
@@ -183,7 +183,6 @@ async function agentsJsSide(callS: number, transport: string): Promise<Side> {
     livekit: { url: double.url, apiKey: double.apiKey, apiSecret: double.apiSecret, agentName },
     env: { OPENRTC_BENCH_LOCAL_TRANSPORT: transport, OPENRTC_BENCH_STATUS_DIR: statusDir },
   });
-  let jobPids: number[] = [];
   try {
     await agentsJs.waitJobs(N, 60_000 + N * 5_000);
     const deadline = Date.now() + 30_000;
@@ -220,7 +219,7 @@ async function agentsJsSide(callS: number, transport: string): Promise<Side> {
       await sleep(100);
     }
     if (s.some((x) => x.ended)) throw new Error('an agents-js call ended before memory was read');
-    jobPids = s.map((x) => x.pid);
+    const jobPids = s.map((x) => x.pid);
     const inference = agentsJs.procs.filter((p) => p.kind === 'inference').map((p) => p.pid);
     const jobs = sumMemory(jobPids);
     const server = procMemory(agentsJs.pid);
@@ -240,14 +239,7 @@ async function agentsJsSide(callS: number, transport: string): Promise<Side> {
   } finally {
     await agentsJs.stop();
     await double.stop();
-    // The job processes write their status until they are gone: remove the folder after them.
-    const gone = Date.now() + 15_000;
-    while (jobPids.some(isAlive) && Date.now() < gone) await sleep(100);
-    try {
-      rmSync(statusDir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
-    } catch (err) {
-      log.warn({ dir: statusDir, err: (err as Error).message }, 'status folder left behind');
-    }
+    rmSync(statusDir, { recursive: true, force: true });
   }
 }
 

@@ -90,6 +90,10 @@ if (only && args.includes('--write-docs') && benchMode() === 'full' && !existsSy
   process.exit(2);
 }
 
+/** The kept full run's lines: --only adds to them, and density takes its N from their capacity. */
+const kept: RunRecord | undefined = existsSync(RESULTS)
+  ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as RunRecord)
+  : undefined;
 let failed = 0;
 const results: Record<string, Record<string, unknown>> = {};
 for (const name of BENCHES) {
@@ -97,13 +101,12 @@ for (const name of BENCHES) {
   process.stderr.write(`[bench] ${name} ${args.join(' ')}\n`);
   // Density runs at the sustainable N: capacity's of this run, else (a full `--only` run) the
   // kept full run's; quick and smoke runs without capacity keep density's own small N.
-  const keptCapacity = () =>
-    existsSync(RESULTS)
-      ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as RunRecord).results.capacity?.pool_sessions
-      : undefined;
   const sameRun = results.capacity?.pool_sessions;
   const sustainable =
-    sameRun ?? (only && name === 'density' && benchMode() === 'full' ? keptCapacity() : undefined);
+    sameRun ??
+    (only && name === 'density' && benchMode() === 'full'
+      ? kept?.results.capacity?.pool_sessions
+      : undefined);
   const env =
     name === 'density' && typeof sustainable === 'number' && sustainable > 0
       ? {
@@ -129,9 +132,6 @@ for (const name of BENCHES) {
 }
 if (benchMode() === 'full' && args.includes('--write-docs')) {
   // Failed benchmarks keep their previous line (if any); the summary says which run each came from.
-  const kept: RunRecord | undefined = existsSync(RESULTS)
-    ? (JSON.parse(readFileSync(RESULTS, 'utf8')) as RunRecord)
-    : undefined;
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], {
     cwd: ROOT,
     encoding: 'utf8',

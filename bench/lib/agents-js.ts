@@ -126,7 +126,10 @@ export class AgentsJsPool {
     return this.jobs().slice(0, n);
   }
 
-  /** Closes the AgentServer (it shuts its processes down), then kills whatever is left. */
+  /**
+   * Closes the AgentServer (it shuts its processes down), then kills whatever is left and waits
+   * until it is gone: a job process killed a moment ago can still write its files.
+   */
   async stop(graceMs = 15_000): Promise<void> {
     const tree = [this.pid, ...descendants(this.pid)];
     if (isAlive(this.pid)) {
@@ -134,7 +137,8 @@ export class AgentsJsPool {
       this.child.send({ type: 'close' });
       await Promise.race([exited, new Promise((r) => setTimeout(r, graceMs))]);
     }
-    for (const pid of [...tree, ...descendants(this.pid)]) {
+    const all = [...tree, ...descendants(this.pid)];
+    for (const pid of all) {
       if (isAlive(pid)) {
         try {
           process.kill(pid, 'SIGKILL');
@@ -143,5 +147,7 @@ export class AgentsJsPool {
         }
       }
     }
+    const gone = Date.now() + graceMs;
+    while (all.some(isAlive) && Date.now() < gone) await new Promise((r) => setTimeout(r, 50));
   }
 }
