@@ -18,7 +18,7 @@ import { startNatsServer } from '../src/runtime/nats/server.ts';
 import { startLiveKitServerDouble } from '../test/support/livekit-server-double.ts';
 import type { ClientResult, Sample } from './dispatch/client.ts';
 import { AgentsJsPool } from './lib/agents-js.ts';
-import { dispatchDoc, type Hops } from './lib/dispatch-doc.ts';
+import { dispatchDoc, type Hops, joined as joinedMs } from './lib/dispatch-doc.ts';
 import { hardware } from './lib/hardware.ts';
 import { benchMode, byMode } from './lib/mode.ts';
 import { type BenchPool, startBenchPool, waitReady } from './lib/pool.ts';
@@ -127,8 +127,8 @@ async function main(): Promise<void> {
   const ms = samples.map((s) => s.ms);
   const seqMs = sequential.map((s) => s.ms);
   const p99 = percentile(ms, 99);
-  const hops = (of: Sample[]) => {
-    const hop = (k: keyof Hops) => round(median(of.map((s) => s.hops[k])), 2);
+  const hops = (of: Sample[], summary: (xs: number[]) => number = median) => {
+    const hop = (k: keyof Hops) => round(summary(of.map((s) => s.hops[k])), 2);
     return {
       dispatch_ok: hop('dispatchOk'),
       to_worker: hop('toWorker'),
@@ -138,6 +138,18 @@ async function main(): Promise<void> {
       to_client: hop('toClient'),
     };
   };
+  // The slowest 1 %: where the tail's time goes, hop by hop (mean over those samples).
+  const tail = (of: Sample[]) => {
+    const cut = percentile(
+      of.map((s) => s.ms),
+      99,
+    );
+    return hops(
+      of.filter((s) => s.ms >= cut),
+      (xs) => xs.reduce((a, b) => a + b, 0) / xs.length,
+    );
+  };
+  const seqJoined = sequential.map(joinedMs);
   const result = {
     bench: 'dispatch',
     mode,
@@ -152,6 +164,9 @@ async function main(): Promise<void> {
     inflight_p99_ms: round(p99, 2),
     inflight_max_ms: round(max(ms), 2),
     target_p99_ms: 10,
+    joined_p50_ms: round(percentile(seqJoined, 50), 2),
+    joined_p99_ms: round(percentile(seqJoined, 99), 2),
+    inflight_joined_p99_ms: round(percentile(samples.map(joinedMs), 99), 2),
     agents_js_warm_p50_ms: round(percentile(warm, 50), 1),
     agents_js_warm_p99_ms: round(percentile(warm, 99), 1),
     agents_js_warm_runs: warm.length,
@@ -171,12 +186,14 @@ async function main(): Promise<void> {
       p99_ms: round(percentile(seqMs, 99), 2),
       max_ms: round(max(seqMs), 2),
       hops_median_ms: hops(sequential),
+      tail_hops_mean_ms: tail(sequential),
     },
     process_per_job_cold_ms: round(median(cold)),
     process_per_job_cold_max_ms: round(max(cold)),
     process_per_job_cold_runs: cold.length,
     ratio_cold_to_p99: round(median(cold) / percentile(seqMs, 99), 1),
     hops_median_ms: hops(samples),
+    tail_hops_mean_ms: tail(samples),
     hardware: hardware(),
   };
   emit(result);

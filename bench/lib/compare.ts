@@ -37,6 +37,13 @@ const breakdown = (o: unknown, unit: string, scale = 1, largestFirst = true) =>
     .sort((a, b) => (largestFirst ? b[1] - a[1] : 0))
     .map(([k, v]) => `${k} ${round(v * scale, 2)}${unit}`)
     .join(', ');
+/** Where a dispatch pass's time goes: its slowest 1 % hop by hop (when the run has it), its median. */
+const hopsWhere = (pass: string, r: R | undefined) => {
+  const median = `median hops, ${pass}: ${breakdown(r?.hops_median_ms, ' ms')}`;
+  return r?.tail_hops_mean_ms === undefined
+    ? median
+    : `slowest 1 %, mean hops, ${pass}: ${breakdown(r.tail_hops_mean_ms, ' ms')}; ${median}`;
+};
 /** The `*_pss_mb` parts of a density side, per session. */
 const parts = (side: unknown, n: number | undefined) =>
   breakdown(
@@ -127,7 +134,7 @@ export function compareRows(results: Record<string, R | undefined>): CompareRow[
     ratio: '',
     target: `≤ ${fmt(p99Target, ' ms')}`,
     met: cmp(p99, p99Target, (v, t) => v <= t),
-    where: `median hops, one at a time: ${breakdown(seq?.hops_median_ms, ' ms')}`,
+    where: hopsWhere('one at a time', seq),
   });
   const inflight = num(x, 'inflight_p99_ms');
   rows.push({
@@ -138,7 +145,7 @@ export function compareRows(results: Record<string, R | undefined>): CompareRow[
     ratio: `${fmt(num(x, 'ratio_warm_p50_to_inflight_p99'), '×')} (warm p50 / our p99)`,
     target: 'below agents-js warm p50',
     met: cmp(inflight, warmP50, (v, t) => v < t),
-    where: `median hops, in flight: ${breakdown(x?.hops_median_ms, ' ms')}`,
+    where: hopsWhere('in flight', x),
   });
 
   const failoverRow = (figure: string, key: string, targetKey: string, where: string): CompareRow => {

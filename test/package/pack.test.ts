@@ -9,7 +9,18 @@
  * the sources, so this repository's dist/ is never touched.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  accessSync,
+  constants,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +30,21 @@ import { testOutput } from '../support/output.ts';
 import { waitFor } from '../support/wait.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const work = mkdtempSync(join(tmpdir(), 'openrtc-package-'));
+/**
+ * The install writes about 700 MB in some 20,000 files: on tmpfs (/dev/shm, when this machine has
+ * one we may write) it costs about two thirds of the wall time and CPU it costs on disk (measured
+ * here: 20 s and 28 CPU-s against 30 s and 44 CPU-s).
+ */
+function scratchRoot(): string {
+  try {
+    accessSync('/dev/shm', constants.W_OK);
+    if (statfsSync('/dev/shm').bavail * statfsSync('/dev/shm').bsize > 2 * 1024 ** 3) return '/dev/shm';
+  } catch {
+    // no tmpfs here: the OS's temp folder
+  }
+  return tmpdir();
+}
+const work = mkdtempSync(join(scratchRoot(), 'openrtc-package-'));
 const app = join(work, 'app');
 const state = join(work, 'state');
 /** The environment of every command: no NATS_URL, a private state folder, onnxruntime's download off. */
