@@ -2,7 +2,8 @@
  * capacity: the most concurrent voice sessions ONE worker process, and one worker per core (the
  * machine), sustain on real-time speech with the real Silero VAD, next to the floor measured in the
  * same run: the same number of bare
- * `vad.stream()`s of one model fed the same audio (no AgentSession, no runtime).
+ * `vad.stream()`s of one model fed the same audio (no AgentSession, no runtime); and how many
+ * sessions agents-js sustains on the same machine, a process per job (capacity/agents-js-side.ts).
  * Sustaining: event loop delay p99 ≤ 20 ms (monitorEventLoopDelay inside the process), every stream
  * hears speech, and none reports it later than a real-time VAD would (see capacity/verdict.ts).
  * Prints one JSON line; a full run with `--write-docs` writes docs/benchmarks/capacity.md.
@@ -11,6 +12,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { startNatsServer } from '../src/runtime/nats/server.ts';
+import { agentsJsCapacity } from './capacity/agents-js-side.ts';
 import { ProbeProcess } from './capacity/probe-process.ts';
 import { findLimit, type SearchOptions } from './capacity/search.ts';
 import { judge, SUSTAIN, type Verdict } from './capacity/verdict.ts';
@@ -36,6 +38,17 @@ const SEARCH: Omit<SearchOptions, 'max'> = AT
       full: { start: 10, resolution: 0.05, maxProbes: 10 },
       quick: { start: 10, resolution: 0.2, maxProbes: 4 },
       smoke: { start: 2, resolution: 1, maxProbes: 1 },
+    });
+/**
+ * agents-js, a process per session: every probe boots 2 N processes, so the search starts low and
+ * stops at a coarser resolution (N is small: a step of 1 is about 10%).
+ */
+const AGENTS_JS_SEARCH: Omit<SearchOptions, 'max'> = AT
+  ? { start: AT, resolution: 1, maxProbes: 1 }
+  : byMode(mode, {
+      full: { start: 4, resolution: 0.1, maxProbes: 8 },
+      quick: { start: 4, resolution: 0.25, maxProbes: 3 },
+      smoke: { start: 1, resolution: 1, maxProbes: 1 },
     });
 /** After a failed probe, everything is stopped and the process gets this long to drain its backlog. */
 const RECOVER_MS = byMode(mode, { full: 3_000, quick: 1_500, smoke: 300 });
@@ -233,6 +246,15 @@ async function main(): Promise<void> {
   } finally {
     await nats.stop();
   }
+  log.info('agents-js: a process per session (its AgentServer, the LiveKit protocol double)');
+  const agentsJs = await agentsJsCapacity({
+    log,
+    cores: CORES,
+    settleMs: SETTLE_MS,
+    windowMs: WINDOW_MS,
+    search: AGENTS_JS_SEARCH,
+    max: 200,
+  });
   const at = (s: Side) => s.probes.filter((p) => p.pass && p.n === s.limit).at(-1);
   const poolAt = at(pool);
   const floorAt = at(floor);
@@ -248,6 +270,9 @@ async function main(): Promise<void> {
     machine_workers: CORES,
     machine_sessions: machine.limit,
     machine_ratio_to_vad_only: round(machine.limit / Math.max(1, floor.limit), 2),
+    agents_js_sessions: agentsJs.limit,
+    /** Sessions the machine sustains: one pool worker per core against agents-js's process per job. */
+    machine_ratio_to_agents_js: round(machine.limit / Math.max(1, agentsJs.limit), 2),
     loop_p99_ms: poolAt ? round(poolAt.loop.p99Ms) : null,
     vad_only_loop_p99_ms: floorAt ? round(floorAt.loop.p99Ms) : null,
     pool_cpu_cores: poolAt ? round(poolAt.loop.cpuCores, 2) : null,
@@ -258,11 +283,16 @@ async function main(): Promise<void> {
       vad_only: floor.probes.map((p) => [p.n, p.pass, round(p.loop.p99Ms)]),
       pool: pool.probes.map((p) => [p.n, p.pass, round(p.loop.p99Ms)]),
       machine: machine.probes.map((p) => [p.n, p.pass, round(p.loop.p99Ms)]),
+      agents_js: agentsJs.probes.map((p) => [p.n, p.pass, round(p.loop.p99Ms)]),
     },
     hardware: hardware(),
   };
   emit(result);
-  const path = writeDoc(mode, 'capacity', capacityDoc(result, { floor, pool, machine, settleMs: SETTLE_MS }));
+  const path = writeDoc(
+    mode,
+    'capacity',
+    capacityDoc(result, { floor, pool, machine, agentsJs, settleMs: SETTLE_MS }),
+  );
   if (path) log.info({ path }, 'table written');
 }
 

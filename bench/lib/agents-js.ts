@@ -11,19 +11,23 @@ const SERVER = `${ROOT}bench/baseline/agents-js-server.mjs`;
 /** The baseline's agent for real sessions (bench/baseline/session-agent.mjs). */
 export const SESSION_AGENT = `${ROOT}bench/baseline/session-agent.mjs`;
 
+/** The baseline's agent for the capacity benchmark (bench/baseline/capacity-agent.mjs). */
+export const CAPACITY_AGENT = `${ROOT}bench/baseline/capacity-agent.mjs`;
+
 /**
- * Bundles src/runtime/voice/local-transport.ts (our local audio input and output) for plain node,
- * packages left external, into node_modules/.cache (untracked): the baseline's job processes run
- * the same audio input as our workers, without a TypeScript loader. Returns the file.
+ * Bundles one of our modules under src/runtime/voice/ for plain node, packages left external, into
+ * node_modules/.cache (untracked): the baseline's job processes run the same code as our workers
+ * where both must do the same (the local audio input and output; the VAD view that reports speech
+ * boundaries), without a TypeScript loader. Returns the file.
  */
-export function bundleLocalTransport(): string {
+export function bundleForBaseline(module: 'local-transport' | 'session-vad'): string {
   const dir = `${ROOT}node_modules/.cache/openrtc-bench`;
   mkdirSync(dir, { recursive: true });
-  const out = `${dir}/local-transport.mjs`;
+  const out = `${dir}/${module}.mjs`;
   execFileSync(
     `${ROOT}node_modules/.bin/esbuild`,
     [
-      `${ROOT}src/runtime/voice/local-transport.ts`,
+      `${ROOT}src/runtime/voice/${module}.ts`,
       '--bundle',
       '--platform=node',
       '--format=esm',
@@ -35,6 +39,9 @@ export function bundleLocalTransport(): string {
   );
   return out;
 }
+
+/** Our local audio input and output, bundled for the baseline's job processes. */
+export const bundleLocalTransport = () => bundleForBaseline('local-transport');
 
 /** A process of agents-js's pool that finished initializing (fork → initializeResponse). */
 export interface InitializedProc {

@@ -29,11 +29,13 @@ export function capacityDoc(
     machine_workers: number;
     machine_sessions: number;
     machine_ratio_to_vad_only: number;
+    agents_js_sessions?: number;
+    machine_ratio_to_agents_js?: number;
     loop_p99_ms: number | null;
     window_ms: number;
     hardware: unknown;
   },
-  o: { floor: Side; pool: Side; machine: Side; settleMs: number },
+  o: { floor: Side; pool: Side; machine: Side; agentsJs?: Side; settleMs: number },
 ): string {
   const table = mdTable(
     [
@@ -53,6 +55,7 @@ export function capacityDoc(
       ...o.floor.probes.map((v) => row('VAD only', v)),
       ...o.pool.probes.map((v) => row('pool worker', v)),
       ...o.machine.probes.map((v) => row(`pool, ${r.machine_workers} workers`, v)),
+      ...(o.agentsJs?.probes ?? []).map((v) => row('agents-js, a process per session', v)),
     ],
   );
   return `# capacity: voice sessions one worker process sustains
@@ -64,7 +67,12 @@ ${hardwareLine(r.hardware)}
 ${r.loop_p99_ms} ms); the same process shape running bare Silero streams sustained ${r.vad_only_streams}:
 ratio ${r.ratio}. ${verdict(r.ratio >= r.target_ratio, `target ≥ ${r.target_ratio}`)} One worker per core
 (${r.machine_workers} workers) sustained ${r.machine_sessions} sessions: ${r.machine_ratio_to_vad_only}× the
-bare Silero streams of one process.**
+bare Silero streams of one process.${
+    r.agents_js_sessions === undefined
+      ? ''
+      : ` agents-js, a process per session, sustained ${r.agents_js_sessions} on the same machine: the pool's
+${r.machine_workers} workers sustain ${r.machine_ratio_to_agents_js}× as many.`
+  }**
 
 Every probe of the three searches, in the order run:
 
@@ -106,6 +114,17 @@ ${table}
   VAD's on the pool side.
 - **Machine**: the same with one worker process per core, sessions placed by the supervisor;
   a probe passes only if every worker's loop does and every session is heard in time.
+- **agents-js** (\`bench/capacity/agents-js-side.ts\`): its own AgentServer takes jobs from the
+  LiveKit protocol double and forks a process per job; each job runs the same AgentSession (the
+  same offline providers) on the same WAVs looping at real time, through the same local audio input
+  and the same VAD view our workers use (\`bench/baseline/capacity-agent.mjs\`). A probe of N starts
+  a fresh AgentServer with N prewarmed processes, dispatches N jobs, and waits until the N
+  processes agents-js forks to replace them are initialized (idle during the window, as between
+  jobs in production). Every job process measures its own loop over the window (the benchmark
+  opens it with a file all of them read); the worst process's loop decides, as the worst worker's
+  does for the pool: every session must be served by a loop within bounds (a worker's loop serves
+  all its sessions, a job process's serves one). CPU and RSS are the job processes' sums. The search starts at 4 and stops at 10% (quick: 25%, 3 probes); a probe
+  whose sessions never all get going counts as not sustained, with the reason.
 - Reproduce: \`npm run bench:capacity\` (or \`-- --quick\`). \`OPENRTC_BENCH_CAPACITY_AT=30\` runs one
   probe of 30 on each side, for profiling.
 `;

@@ -116,7 +116,10 @@ export function compareRows(results: Record<string, R | undefined>): CompareRow[
     bench: 'capacity',
     figure: 'sessions one worker process sustains in real time',
     pool: `${fmt(poolN)} (one worker per core, ${fmt(num(c, 'machine_workers'))} workers: ${fmt(num(c, 'machine_sessions'))})`,
-    agentsJs: '—',
+    agentsJs:
+      num(c, 'agents_js_sessions') === undefined
+        ? '—'
+        : `${fmt(num(c, 'agents_js_sessions'))} on the machine, a process each (the pool's workers: ${fmt(num(c, 'machine_ratio_to_agents_js'), '×')})`,
     ratio: `${fmt(capRatio)} of the bare unbatched Silero streams one process sustains (${fmt(vadN)})`,
     target: `≥ ${fmt(capTarget)}`,
     met: cmp(capRatio, capTarget, (v, t) => v >= t),

@@ -21,6 +21,7 @@ export const REQUIRED_FIELDS: Record<string, Record<string, (x: unknown) => bool
     ratio: isNumber,
     loop_p99_ms: isNumber,
     machine_sessions: isNumber,
+    agents_js_sessions: isNumber,
   },
   dispatch: {
     n: isNumber,
