@@ -58,7 +58,8 @@ const NOTES: Record<MachineName, string> = {
 - Fencing: worker messages count only from the epoch of the worker's live incarnation. Session
   reports apply only with a higher seq. A fenced incarnation that once said hello is told to shut
   down (once); a worker never heard from makes the supervisor announce itself again. A worker
-  silent for missedHeartbeats × heartbeatMs is lost: its sessions end as worker_lost, and the
+  silent for missedHeartbeats × heartbeatMs, up to the time the supervisor has heard everything
+  (HEARD: its ping through NATS came back), is lost: its sessions end as worker_lost, and the
   restart policy (permanent/transient/temporary, at most maxRestarts per periodMs, exponential
   backoff) restarts it or gives it up (pool degraded).
 - Adoption: a hello's live sessions are re-adopted; its \`ended\` record (and a heartbeat's recent

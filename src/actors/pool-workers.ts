@@ -248,10 +248,43 @@ export function onWorkerExited(d: Draft, e: EventOf<'WORKER_EXITED'>): void {
 export function onBus(d: Draft, e: { now: number; connected: boolean }): void {
   advance(d, e.now);
   d.ctx.busDown = !e.connected;
+  // A ping sent before the link dropped may never come back: judge from `now` until the next one.
+  d.ctx.heardUpTo = null;
   if (!e.connected) return;
   for (const w of Object.values(d.ctx.workers)) {
     if (w.epoch !== null && w.lastSeen !== null) patchWorker(d, w.id, { lastSeen: d.ctx.now });
   }
+}
+
+/** A ping's reply came back: everything queued for the supervisor before `upTo` has been processed. */
+export function onHeard(d: Draft, e: { now: number; upTo: number }): void {
+  advance(d, e.now);
+  if (d.ctx.heardUpTo === null || e.upTo > d.ctx.heardUpTo) d.ctx.heardUpTo = e.upTo;
+}
+
+/**
+ * How long the loss check may wait for the supervisor to catch up on its inbound messages before
+ * it judges silence up to `now` anyway: three loss windows (9 s at the default heartbeat). A ping
+ * that never comes back must not switch loss detection off.
+ */
+export function maxDeafMs(ctx: { heartbeatMs: number; missedHeartbeats: number }): number {
+  return 3 * ctx.heartbeatMs * ctx.missedHeartbeats;
+}
+
+/**
+ * The time up to which the supervisor has heard everything: `now`, or, when its latest ping came
+ * back from further back than one check period (it is behind on its inbound messages), that ping's
+ * time; never further back than maxDeafMs.
+ */
+export function heardUpTo(ctx: {
+  now: number;
+  heardUpTo: number | null;
+  heartbeatMs: number;
+  missedHeartbeats: number;
+}): number {
+  if (ctx.heardUpTo === null) return ctx.now;
+  const heard = Math.min(ctx.now, ctx.heardUpTo + livenessTickMs(ctx));
+  return Math.max(heard, ctx.now - maxDeafMs(ctx));
 }
 
 /**
@@ -272,8 +305,9 @@ export function onTick(d: Draft): void {
   advance(d, d.ctx.clock);
   if (d.ctx.busDown) return;
   const { now, heartbeatMs, missedHeartbeats, helloTimeoutMs } = d.ctx;
+  const heard = heardUpTo(d.ctx);
   for (const w of Object.values(d.ctx.workers)) {
-    const silentFor = w.lastSeen === null ? 0 : now - w.lastSeen;
+    const silentFor = w.lastSeen === null ? 0 : heard - w.lastSeen;
     if (
       w.epoch !== null &&
       w.state !== 'stopped' &&

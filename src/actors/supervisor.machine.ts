@@ -19,6 +19,7 @@ import {
   onBus,
   onDrain,
   onDrainDeadline,
+  onHeard,
   onHeartbeat,
   onHello,
   onRespawn,
@@ -100,6 +101,9 @@ function applyEvent(d: Draft, e: SupervisorEvent): void {
       return;
     case 'BUS':
       onBus(d, e);
+      return;
+    case 'HEARD':
+      onHeard(d, e);
       return;
     case 'RESPAWN':
       onRespawn(d, e);
@@ -218,6 +222,7 @@ export const supervisorMachine = setup({
       rng: input.seed ?? seedFrom(input.pool),
       rejected: {},
       busDown: false,
+      heardUpTo: null,
       announcedAt: null,
       drain: { since: null, cut: 0 },
       seq: 0,
@@ -240,6 +245,7 @@ export const supervisorMachine = setup({
     DISPATCH: { actions: 'apply' },
     PLACE_FAILED: { actions: 'apply' },
     BUS: { actions: 'apply' },
+    HEARD: { actions: 'apply' },
     RESPAWN: { actions: 'apply' },
     REJECTED: { actions: 'apply' },
     ROLLOUT: { actions: 'apply' },

@@ -184,6 +184,13 @@ export interface SupervisorContext {
    * check is suspended (and restarts a full window when the link returns).
    */
   busDown: boolean;
+  /**
+   * Everything the NATS server had for the supervisor when this time came has been processed (its
+   * `HEARD` ping's reply came back, behind every message queued before it); null until the first.
+   * Silence is judged up to here, not up to `now`: a supervisor behind on its own inbound messages
+   * (a flood, a stalled event loop) has the workers' heartbeats queued, not missing.
+   */
+  heardUpTo: number | null;
   /** When the last `supervisor.up` was asked for (start, or a message from a worker that never said hello). */
   announcedAt: number | null;
   /** The drain: when it began, and how many sessions it cut short (ended other than `closed` since). */
@@ -261,6 +268,11 @@ export type SupervisorEvent =
     }
   /** The supervisor's NATS connection went down or came back. */
   | { type: 'BUS'; now: number; connected: boolean }
+  /**
+   * A ping through the supervisor's NATS connection, sent at `upTo`, came back at `now`: every
+   * message the server had for it before `upTo` has been processed.
+   */
+  | { type: 'HEARD'; now: number; upTo: number }
   /** Internal: the periodic loss check. */
   | { type: 'TICK' }
   /** Internal: a restart's backoff has elapsed. */

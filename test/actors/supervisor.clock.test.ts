@@ -47,6 +47,37 @@ describe('worker loss by missed heartbeats (simulated clock)', () => {
     expect(p.of('session.lost')).toMatchObject([{ sessionId: 'a', error: { code: 'worker_lost' } }]);
   });
 
+  it('while the supervisor is behind on its inbound messages (its ping not back), silence is judged only up to what it has heard', () => {
+    const p = pool({ heartbeatMs: 1000, missedHeartbeats: 3 });
+    p.join('w1', 'e1');
+    // Pings come back promptly: the supervisor has heard everything up to now.
+    p.send({ type: 'HEARD', now: p.clock.now(), upTo: p.clock.now() });
+    const behindSince = p.clock.now();
+    // Then a flood: the next ping is stuck behind it, and w1's heartbeats are queued, not missing.
+    p.advance(6000);
+    expect(p.ctx().workers.w1?.state).toBe('ready');
+    // The flood is through: the heartbeat queued behind it arrives, then the ping sent 6 s ago.
+    p.heartbeat('w1', 'e1');
+    p.send({ type: 'HEARD', now: p.clock.now(), upTo: behindSince + 6000 });
+    p.advance(3000);
+    expect(p.ctx().workers.w1?.state).toBe('ready');
+    // Caught up, and w1 truly silent: lost once a full window has passed since its last beat.
+    p.send({ type: 'HEARD', now: p.clock.now(), upTo: p.clock.now() });
+    p.advance(200);
+    expect(p.ctx().workers.w1).toMatchObject({ state: 'failed', epoch: null });
+  });
+
+  it('a ping that never comes back delays loss detection by at most three loss windows', () => {
+    const p = pool({ heartbeatMs: 1000, missedHeartbeats: 3 });
+    p.join('w1', 'e1');
+    p.send({ type: 'HEARD', now: p.clock.now(), upTo: p.clock.now() });
+    // Silent from here and no ping returns: judged up to now − 9 s, so lost once that is 3 s past.
+    p.advance(12_000);
+    expect(p.ctx().workers.w1?.state).toBe('ready');
+    p.advance(400);
+    expect(p.ctx().workers.w1).toMatchObject({ state: 'failed', epoch: null });
+  });
+
   it('a lost worker that keeps talking with its old epoch is fenced; a new hello re-admits it', () => {
     const p = pool({ heartbeatMs: 1000, missedHeartbeats: 3 });
     p.join('w1', 'e1');

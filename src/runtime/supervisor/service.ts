@@ -7,6 +7,7 @@ import {
   ledgerEntries,
   ledgerEntry,
 } from '../../actors/pool-views.ts';
+import { livenessTickMs } from '../../actors/pool-workers.ts';
 import { supervisorMachine } from '../../actors/supervisor.machine.ts';
 import type {
   DispatchResult,
@@ -134,9 +135,39 @@ export class SupervisorService {
     serveHistory(bus, this.s, this.history, this.o.historyFallback);
     // While our own link is down, silence proves nothing about the workers.
     bus.onLink((connected) => this.actor.send({ type: 'BUS', now: Date.now(), connected }));
+    this.pingForHearing();
     // Starting, the machine announces itself (supervisor.up): workers that outlived a previous
     // supervisor answer with a hello carrying their sessions and their record of ended ones.
     this.actor.start();
+  }
+
+  /**
+   * Pings the NATS server through our own connection once per loss check. Its reply comes back
+   * behind every message the server had queued for us, so when it does, the machine knows up to
+   * when it has heard everything (`HEARD`): a supervisor behind on its inbound messages (a flood of
+   * them, or its event loop stalled) does not take heartbeats still queued for silence.
+   */
+  private pingForHearing(): void {
+    let outstanding = false;
+    const timer = setInterval(
+      () => {
+        if (outstanding) return;
+        outstanding = true;
+        const upTo = Date.now();
+        this.o.bus
+          .flush()
+          .then(() => this.actor.send({ type: 'HEARD', now: Date.now(), upTo }))
+          .catch(() => {
+            // the link is down: BUS says so, and the next ping after it is back starts afresh
+          })
+          .finally(() => {
+            outstanding = false;
+          });
+      },
+      livenessTickMs({ heartbeatMs: this.o.heartbeatMs }),
+    );
+    timer.unref();
+    void this.stopped.then(() => clearInterval(timer));
   }
 
   /** A local worker process exited (any code or signal). */
