@@ -2,7 +2,8 @@
  * capacity's agents-js side: how many process-per-job sessions this machine sustains under the
  * criterion our workers are judged by (capacity/verdict.ts). agents-js's own AgentServer takes jobs
  * from the LiveKit protocol double and forks a process per job; each job runs the same session on
- * the same audio, looping in real time (bench/baseline/capacity-agent.mjs).
+ * the same audio, looping in real time (bench/baseline/capacity-agent.mjs), measured by the same
+ * loop probe.
  *
  * A probe of N starts a fresh AgentServer with N prewarmed processes, dispatches N jobs, and waits
  * until the N processes agents-js forks to replace them have initialized too: they are idle by the
@@ -45,6 +46,7 @@ export async function agentsJsCapacity(o: {
   const env = {
     OPENRTC_BENCH_LOCAL_TRANSPORT: bundleForBaseline('local-transport'),
     OPENRTC_BENCH_SESSION_VAD: bundleForBaseline('session-vad'),
+    OPENRTC_BENCH_LOOP_PROBE: bundleForBaseline('loop-probe'),
   };
   const verdicts: Verdict[] = [];
   let probeNo = 0;

@@ -14,20 +14,27 @@ export const SESSION_AGENT = `${ROOT}bench/baseline/session-agent.mjs`;
 /** The baseline's agent for the capacity benchmark (bench/baseline/capacity-agent.mjs). */
 export const CAPACITY_AGENT = `${ROOT}bench/baseline/capacity-agent.mjs`;
 
+/** What the baseline's job processes run of ours, by name: its source file. */
+const FOR_BASELINE = {
+  'local-transport': 'src/runtime/voice/local-transport.ts',
+  'session-vad': 'src/runtime/voice/session-vad.ts',
+  'loop-probe': 'bench/capacity/loop-probe.ts',
+} as const;
+
 /**
- * Bundles one of our modules under src/runtime/voice/ for plain node, packages left external, into
- * node_modules/.cache (untracked): the baseline's job processes run the same code as our workers
- * where both must do the same (the local audio input and output; the VAD view that reports speech
- * boundaries), without a TypeScript loader. Returns the file.
+ * Bundles one of our modules for plain node, packages left external, into node_modules/.cache
+ * (untracked): the baseline's job processes run the same code as our workers and probes where both
+ * must do the same (the local audio input and output; the VAD view that reports speech boundaries;
+ * the event-loop probe), without a TypeScript loader. Returns the file.
  */
-export function bundleForBaseline(module: 'local-transport' | 'session-vad'): string {
+export function bundleForBaseline(module: keyof typeof FOR_BASELINE): string {
   const dir = `${ROOT}node_modules/.cache/openrtc-bench`;
   mkdirSync(dir, { recursive: true });
   const out = `${dir}/${module}.mjs`;
   execFileSync(
     `${ROOT}node_modules/.bin/esbuild`,
     [
-      `${ROOT}src/runtime/voice/${module}.ts`,
+      `${ROOT}${FOR_BASELINE[module]}`,
       '--bundle',
       '--platform=node',
       '--format=esm',

@@ -38,7 +38,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 function scratchRoot(): string {
   try {
     accessSync('/dev/shm', constants.W_OK);
-    if (statfsSync('/dev/shm').bavail * statfsSync('/dev/shm').bsize > 2 * 1024 ** 3) return '/dev/shm';
+    const shm = statfsSync('/dev/shm');
+    if (shm.bavail * shm.bsize > 2 * 1024 ** 3) return '/dev/shm';
   } catch {
     // no tmpfs here: the OS's temp folder
   }
