@@ -34,25 +34,26 @@ const SPAWNS = new Set(['test/actors/diagrams.test.ts']);
 /**
  * Integration files that take longest, longest first. Two files run at a time; starting the long
  * ones first keeps one of them from being the last thing running alone (a fresh clone has no
- * vitest cache of durations to order by). Measured in a loaded run; order matters, exactness not.
+ * vitest cache of durations to order by). Measured in a quiet run (vitest --reporter=json); order matters, exactness not.
  */
 const SLOW_FIRST = [
-  'test/faults/supervisor-restart.test.ts',
   'test/package/pack.test.ts',
   'test/integration/cli.test.ts',
-  'test/ops/rollout.test.ts',
+  'test/faults/supervisor-restart.test.ts',
   'test/ops/standby.test.ts',
-  'test/ops/hot-reload.test.ts',
-  'test/ops/rollout-signal.test.ts',
-  'test/security/pool-processes.test.ts',
-  'test/runtime/voice/session-runner.test.ts',
-  'test/ops/record.test.ts',
   'test/inspect/web.test.ts',
-  'test/ops/partition.test.ts',
+  'test/ops/rollout.test.ts',
   'test/faults/hung-worker.test.ts',
-  'test/integration/dev-and-init.test.ts',
   'test/livekit/cli.test.ts',
-  'test/inspect/pool-inspect.test.ts',
+  'test/ops/hot-reload.test.ts',
+  'test/ops/limits.test.ts',
+  'test/faults/nats-outage.test.ts',
+  'test/integration/dev-and-init.test.ts',
+  'test/runtime/voice/session-runner.test.ts',
+  'test/livekit/entry-agent.test.ts',
+  'test/ops/partition.test.ts',
+  'test/ops/rollout-signal.test.ts',
+  'test/faults/crash-loop.test.ts',
 ];
 
 class SlowFirst extends BaseSequencer {

@@ -293,11 +293,18 @@ describe('inspecting a pool run by `openrtc start` (real supervisor, 2 worker pr
       events.find((e) => e.actor.id === running.session && e.to === 'active'),
     );
     const status = await client.status();
-    await waitFor('snapshots taken', () => readFileSync(jsonl, 'utf8').split('\n').length > 3);
-    const records = readFileSync(jsonl, 'utf8')
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l));
+    // Snapshots come every 5 s: the last one must postdate the failed session's event for its
+    // counters to include it (the failure may have happened within the last interval).
+    const records = await waitFor('a snapshot after the failed session', (note) => {
+      const rs = readFileSync(jsonl, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      const ks = rs.map((r) => (r.kind === 'event' ? r.payload.event : 'snapshot'));
+      note(ks);
+      const failedAt = ks.indexOf('session_failed');
+      return failedAt >= 0 && ks.lastIndexOf('snapshot') > failedAt ? rs : undefined;
+    });
     records.forEach((r, i) => {
       expect(Object.keys(r).sort()).toEqual(['kind', 'payload', 'schema_version', 'seq', 'wall_time_unix']);
       expect(r.schema_version).toBe(1);

@@ -87,7 +87,7 @@ function rolloutReaches(client: PoolClient, state: 'done' | 'failed', after: num
 
 beforeAll(async () => {
   writeAgent('v1');
-  // A drained worker's sessions may run up to the drain timeout: longer than session A.
+  // A drained worker's sessions may run up to the drain timeout: longer than this test waits for A.
   t = await startTestPool(nats.url, {
     agentsDir: agents,
     workers: 1,
@@ -116,9 +116,10 @@ describe('hot reload in dev (real nats-server, worker processes, a watched agent
     const oldWorker = before.workers[0];
     expect(before.generations).toMatchObject([{ generation: 1, serving: true }]);
 
-    // A runs on v1 for 30 s: long enough to outlive both reloads, even on a loaded machine (14 s did
-    // not: a rollout took longer there).
-    const a = await t.client.dispatch({ agent: 'reload', audio: { kind: 'silence', durationMs: 30_000 } });
+    // A runs on v1 until the test cancels it, after both reloads: an end by command, not by a length
+    // guessed to outlive them on a loaded machine (14 s did not; 30 s made this file wait 15 s idle
+    // on a quiet one).
+    const a = await t.client.dispatch({ agent: 'reload', audio: { kind: 'silence', durationMs: 180_000 } });
     expect(a.worker).toBe(oldWorker?.worker);
     await sessionsReach(t.client, [a], 'active');
 
@@ -168,8 +169,20 @@ describe('hot reload in dev (real nats-server, worker processes, a watched agent
     expect(cli.output()).toContain(agentFile);
     expect(cli.output()).toContain('failed at import');
 
-    // Every session ends closed, each on the code it started with.
-    s = await sessionsReach(t.client, [a, b, c], 'closed', 90_000);
+    // B and C end closed; A outlived both reloads on its first worker, and ends when cancelled.
+    // Each ran the code it started with.
+    s = await sessionsReach(t.client, [b, c], 'closed', 60_000);
+    expect(s.sessions.find((x) => x.session === a.session)).toMatchObject({
+      state: 'active',
+      worker: a.worker,
+    });
+    const ack = await t.client.bus.request(
+      t.client.subjects.workerCmd(a.worker),
+      t.client.bus.make('session.cancel', { session: a.session, reason: 'test: both reloads are done' }),
+      5000,
+    );
+    expect(ack.type).toBe('ack');
+    await sessionsReach(t.client, [a], 'cancelled');
     const ran = versionsByPid();
     expect(ran.get(oldWorker?.pid as number)).toEqual(new Set(['v1']));
     expect(ran.get(newWorker?.pid as number)).toEqual(new Set(['v2']));
