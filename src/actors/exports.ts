@@ -42,11 +42,12 @@ const NOTES: Record<MachineName, string> = {
   question from a snapshot.`,
   supervisor: `
 - Events in (each carries \`now\`, ms): \`WORKER_HELLO\`, \`HEARTBEAT\`, \`WORKER_STATE\`, \`SESSION_STATE\`,
-  \`SESSION_ENDED\`, \`SESSION_SPEECH\` (the protocol message bodies), \`WORKER_EXITED\` {worker, pid?,
-  code, signal}, \`DISPATCH\` {requestId, sessionId, agent?, job?, explicitOnly?, transport?, audio?},
+  \`SESSION_ENDED\`, \`SESSION_SPEECH\` (the protocol message bodies), \`WORKER_SPAWNED\` {worker, pid}
+  (a local worker's process started), \`WORKER_EXITED\` {worker, pid?, code, signal} (ignored when
+  the pid is an earlier incarnation's), \`DISPATCH\` {requestId, sessionId, agent?, job?, explicitOnly?, transport?, audio?},
   \`PLACE_FAILED\` {sessionId, worker?, error}, \`DRAIN\` {timeoutMs?}, \`BUS\` {connected},
   \`REJECTED\` {reason} (refused at ingress). Internal: \`TICK\` (loss check five times per heartbeatMs),
-  \`RESPAWN\` (restart backoff).
+  \`RESPAWN\` (a restart's backoff elapsed: none before the first restart in the intensity window).
 - Emitted: \`dispatch.result\`, \`session.place\` (with the job and transport to start),
   \`session.lost\`, \`session.ended\`, \`session.cancel\`, \`worker.spawn\`, \`worker.kill\`,
   \`worker.drain\`, \`worker.shutdown\`, \`worker.given_up\`, \`worker.fenced\`,

@@ -218,12 +218,28 @@ export function onWorkerState(d: Draft, e: EventOf<'WORKER_STATE'>): void {
   retiredStopped(d, e.worker);
 }
 
-/** A local worker process exited. Exits of an incarnation already given up on are ignored. */
+/** A local worker process was started: its pid is the incarnation's until it says hello. */
+export function onWorkerSpawned(d: Draft, e: EventOf<'WORKER_SPAWNED'>): void {
+  advance(d, e.now);
+  const w = d.ctx.workers[e.worker];
+  // A pid only for the incarnation being started: never over one that said hello.
+  if (!w?.local || w.supervision !== 'up' || w.epoch !== null || e.pid < 0) return;
+  patchWorker(d, e.worker, { pid: e.pid });
+}
+
+/**
+ * A local worker process exited. Exits of an incarnation already given up on, or of an earlier
+ * one (its pid is not the current one's), are ignored.
+ */
 export function onWorkerExited(d: Draft, e: EventOf<'WORKER_EXITED'>): void {
   advance(d, e.now);
   const w = d.ctx.workers[e.worker];
   if (!w?.local) {
     reject(d, 'unknown_worker');
+    return;
+  }
+  if (e.pid != null && w.pid !== null && e.pid !== w.pid) {
+    reject(d, 'stale_exit');
     return;
   }
   if (e.code !== 0 && !w.error) {
@@ -232,7 +248,7 @@ export function onWorkerExited(d: Draft, e: EventOf<'WORKER_EXITED'>): void {
       error: { code: 'worker_lost', message: `worker process ${e.pid ?? w.pid} exited with ${how}` },
     });
   }
-  if (w.supervision !== 'up' || (e.pid != null && w.pid !== null && e.pid !== w.pid)) {
+  if (w.supervision !== 'up') {
     reject(d, 'stale_exit');
     return;
   }

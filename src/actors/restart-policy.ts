@@ -13,9 +13,11 @@ import { type BackoffOptions, exponentialBackoff } from './backoff.ts';
  *                the pool `degraded`, and keeps serving with the workers it has. Restarts older
  *                than the window are forgotten, so a worker that crashes now and then is never
  *                given up.
- * backoff        the delay before each restart grows exponentially with jitter. The attempt
- *                number is the count of restarts inside the current window, so it falls back to
- *                the initial delay once the worker has been stable for a period.
+ * backoff        the first restart inside the window is immediate: a worker that died once (an
+ *                OOM kill, a bug one session hit) is most likely fine, and the pool should not
+ *                wait to be whole again. From the second on, the delay grows exponentially with
+ *                jitter from `initialMs`. The attempt number is the count of restarts inside the
+ *                current window, so a worker stable for a period is restarted at once again.
  * (Strategy is always one_for_one: workers share nothing, so one worker's crash never restarts
  * another.)
  */
@@ -82,7 +84,10 @@ export function recordRestart(
   return { allowed: true, history: [...recent, now] };
 }
 
-/** Delay before restart number `attempt` (1-based) given a random number in [0, 1). */
+/**
+ * Delay before restart number `attempt` (1-based, inside the window) given a random number in
+ * [0, 1): 0 for the first, then `initialMs`, doubling (by `factor`) up to `maxMs`, with jitter.
+ */
 export function backoffDelay(attempt: number, policy: RestartPolicy, random: number): number {
-  return exponentialBackoff(attempt, policy.backoff, random);
+  return attempt <= 1 ? 0 : exponentialBackoff(attempt - 1, policy.backoff, random);
 }

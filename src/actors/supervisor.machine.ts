@@ -25,6 +25,7 @@ import {
   onRespawn,
   onTick,
   onWorkerExited,
+  onWorkerSpawned,
   onWorkerState,
 } from './pool-workers.ts';
 import { resolveRestartPolicy } from './restart-policy.ts';
@@ -79,6 +80,9 @@ function applyEvent(d: Draft, e: SupervisorEvent): void {
       return;
     case 'REJECTED':
       reject(d, e.reason);
+      return;
+    case 'WORKER_SPAWNED':
+      onWorkerSpawned(d, e);
       return;
     case 'WORKER_EXITED':
       onWorkerExited(d, e);
@@ -241,6 +245,7 @@ export const supervisorMachine = setup({
     SESSION_STATE: { actions: 'apply' },
     SESSION_ENDED: { actions: 'apply' },
     SESSION_SPEECH: { actions: 'apply' },
+    WORKER_SPAWNED: { actions: 'apply' },
     WORKER_EXITED: { actions: 'apply' },
     DISPATCH: { actions: 'apply' },
     PLACE_FAILED: { actions: 'apply' },

@@ -226,6 +226,11 @@ export type SupervisorEvent =
   | ({ type: 'SESSION_SPEECH'; now: number } & Body<'session.speech'>)
   /** A message refused at ingress (e.g. `from_mismatch`), counted with the machine's own. */
   | { type: 'REJECTED'; reason: string }
+  /**
+   * A local worker process was started (after `worker.spawn`): its pid, so that the exit of an
+   * earlier incarnation (a hung one killed after its replacement started) is told apart.
+   */
+  | { type: 'WORKER_SPAWNED'; now: number; worker: string; pid: number }
   | {
       type: 'WORKER_EXITED';
       now: number;

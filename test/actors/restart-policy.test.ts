@@ -66,9 +66,10 @@ describe('restart intensity', () => {
 });
 
 describe('backoff', () => {
-  it('grows exponentially up to the cap', () => {
-    const delays = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffDelay(n, DEFAULT_RESTART_POLICY, 0));
-    expect(delays).toEqual([500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+  it('restarts at once the first time, then grows exponentially up to the cap', () => {
+    const delays = [1, 2, 3, 4, 5, 6, 7, 8, 9].map((n) => backoffDelay(n, DEFAULT_RESTART_POLICY, 0));
+    expect(delays).toEqual([0, 500, 1000, 2000, 4000, 8000, 16_000, 30_000, 30_000]);
+    expect(backoffDelay(1, DEFAULT_RESTART_POLICY, 0.999)).toBe(0);
   });
 
   it('jitter takes at most its fraction off the delay', () => {

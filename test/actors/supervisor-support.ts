@@ -130,8 +130,12 @@ export function pool(input: Partial<SupervisorInput> = {}) {
     sessionState(session: string, worker: string, epoch: string, state: SessionState, seq: number) {
       send({ type: 'SESSION_STATE', now: now(), session, worker, epoch, state, seq });
     },
-    exit(worker: string, code: number | null = 1, signal: string | null = null) {
-      send({ type: 'WORKER_EXITED', now: now(), worker, code, signal });
+    exit(worker: string, code: number | null = 1, signal: string | null = null, pid?: number) {
+      send({ type: 'WORKER_EXITED', now: now(), worker, code, signal, ...(pid ? { pid } : {}) });
+    },
+    /** The runtime started the process a `worker.spawn` asked for. */
+    spawned(worker: string, pid: number) {
+      send({ type: 'WORKER_SPAWNED', now: now(), worker, pid });
     },
   };
   return api;

@@ -104,6 +104,25 @@ describe('worker loss by missed heartbeats (simulated clock)', () => {
     expect(p.of('worker.spawn')).toHaveLength(2);
   });
 
+  it('the killed incarnation exiting after its replacement started is not a second loss', () => {
+    const p = pool({ localWorkers: [{ id: 'l1' }], heartbeatMs: 1000, missedHeartbeats: 3 });
+    p.spawned('l1', 4242);
+    p.join('l1', 'e1');
+    p.advance(3200);
+    expect(p.of('worker.kill')).toMatchObject([{ worker: 'l1', pid: 4242 }]);
+    // The first restart is immediate: the replacement starts before the SIGKILL's exit is seen.
+    p.advance(100);
+    expect(p.of('worker.spawn')).toHaveLength(2);
+    p.spawned('l1', 5000);
+    p.exit('l1', null, 'SIGKILL', 4242);
+    expect(p.ctx().workers.l1).toMatchObject({ supervision: 'up', state: 'starting', pid: 5000, restarts: 1 });
+    p.advance(1000);
+    expect(p.of('worker.spawn')).toHaveLength(2);
+    // The replacement's own exit is a loss.
+    p.exit('l1', 1, null, 5000);
+    expect(p.ctx().workers.l1).toMatchObject({ supervision: 'restarting', restarts: 2 });
+  });
+
   it('a spawned worker that never says hello is killed after helloTimeoutMs', () => {
     const p = pool({ localWorkers: [{ id: 'l1' }], helloTimeoutMs: 10_000 });
     p.advance(10_000);

@@ -53,7 +53,7 @@ describe('a hung worker (SIGSTOP past the heartbeat timeout)', () => {
       },
       30_000,
     );
-    recordFigure('hung_worker', { heartbeat_ms: 250, detect_ms: detectMs, ready_ms: Date.now() - stoppedAt });
+    recordFigure('hung_worker', { heartbeat_ms: 1000, detect_ms: detectMs, ready_ms: Date.now() - stoppedAt });
     expect(replaced.restarts).toBe(1);
     const final = await t.client.status();
     for (const p of lost) expect(final.sessions.find((x) => x.session === p.session)?.state).toBe('failed');
@@ -105,7 +105,7 @@ describe('a hung remote worker that wakes up (SIGSTOP, then SIGCONT)', () => {
       // The stale incarnation wakes up, still hosting the sessions, and reports them: fenced.
       expect(await exited(remote)).toBe(0);
       recordFigure('hung_remote_worker_fenced', {
-        heartbeat_ms: 250,
+        heartbeat_ms: 1000,
         shutdown_after_wake_ms: Date.now() - wokeAt,
       });
       expect(remote.output()).toContain('shutdown by the supervisor');

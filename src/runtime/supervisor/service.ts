@@ -501,6 +501,7 @@ export class SupervisorService {
     );
     a.on('worker.spawn', (e) => {
       const pid = this.o.spawnWorker(e.worker, e.attempt);
+      this.actor.send({ type: 'WORKER_SPAWNED', now: Date.now(), worker: e.worker, pid });
       this.log.info(
         { worker: e.worker, pid, attempt: e.attempt, restarts: e.restarts },
         e.attempt === 0 ? 'worker spawned' : 'worker restarted',
