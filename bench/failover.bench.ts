@@ -5,7 +5,7 @@
  *  - hung: SIGSTOP a worker, as a remote or hung worker looks: detected by missed heartbeats.
  * Measures, from the loss:
  *  - detect_ms: every lost session reported failed(worker_lost) to a client;
- *  - ready_ms: the replacement worker reports `ready` (restart backoff and Silero prewarm included);
+ *  - ready_ms: the replacement worker reports `ready` (the restart, immediate the first time, its boot and Silero prewarm included);
  *  - whether a dispatch placed right after the kill reaches `active` (kill runs).
  * Prints one JSON line; a full run with `--write-docs` writes docs/benchmarks/failover.md.
  *
