@@ -18,7 +18,7 @@ const row = (side: string, v: Verdict) => [
   Math.round(v.loop.rssMb),
 ];
 
-/** docs/benchmarks/capacity.md: every probe of the three searches and the method; run data only. */
+/** docs/benchmarks/capacity.md: every probe of every search and the method; run data only. */
 export function capacityDoc(
   r: {
     vad_only_streams: number;
@@ -37,6 +37,7 @@ export function capacityDoc(
   },
   o: { floor: Side; pool: Side; machine: Side; agentsJs?: Side; settleMs: number },
 ): string {
+  const searches = [o.floor, o.pool, o.machine, o.agentsJs].filter((s) => s !== undefined).length;
   const table = mdTable(
     [
       'side',
@@ -74,7 +75,7 @@ bare Silero streams of one process.${
 ${r.machine_workers} workers sustain ${r.machine_ratio_to_agents_js}× as many.`
   }**
 
-Every probe of the three searches, in the order run:
+Every probe of the ${searches} searches, in the order run:
 
 ${table}
 

@@ -115,7 +115,12 @@ describe('worker loss by missed heartbeats (simulated clock)', () => {
     expect(p.of('worker.spawn')).toHaveLength(2);
     p.spawned('l1', 5000);
     p.exit('l1', null, 'SIGKILL', 4242);
-    expect(p.ctx().workers.l1).toMatchObject({ supervision: 'up', state: 'starting', pid: 5000, restarts: 1 });
+    expect(p.ctx().workers.l1).toMatchObject({
+      supervision: 'up',
+      state: 'starting',
+      pid: 5000,
+      restarts: 1,
+    });
     p.advance(1000);
     expect(p.of('worker.spawn')).toHaveLength(2);
     // The replacement's own exit is a loss.

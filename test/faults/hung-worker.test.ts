@@ -53,7 +53,11 @@ describe('a hung worker (SIGSTOP past the heartbeat timeout)', () => {
       },
       30_000,
     );
-    recordFigure('hung_worker', { heartbeat_ms: 1000, detect_ms: detectMs, ready_ms: Date.now() - stoppedAt });
+    recordFigure('hung_worker', {
+      heartbeat_ms: 1000,
+      detect_ms: detectMs,
+      ready_ms: Date.now() - stoppedAt,
+    });
     expect(replaced.restarts).toBe(1);
     const final = await t.client.status();
     for (const p of lost) expect(final.sessions.find((x) => x.session === p.session)?.state).toBe('failed');
