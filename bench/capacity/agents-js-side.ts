@@ -19,6 +19,7 @@ import type { Logger } from '../../src/runtime/logger.ts';
 import { startLiveKitServerDouble } from '../../test/support/livekit-server-double.ts';
 import { AgentsJsPool, bundleForBaseline, CAPACITY_AGENT } from '../lib/agents-js.ts';
 import { AUDIO } from '../lib/pool.ts';
+import { isAlive } from '../lib/proc.ts';
 import type { LoopSample } from './messages.ts';
 import { findLimit, type SearchOptions } from './search.ts';
 import { judge, type Verdict } from './verdict.ts';
@@ -101,7 +102,11 @@ export async function agentsJsCapacity(o: {
       }
       await until(`${n} sessions with audio`, () => statuses().length === n, 60_000 + n * 5_000);
       // The processes agents-js forks to replace the ones the jobs took: idle before the window.
-      await pool.waitJobs(2 * n, 60_000 + n * 5_000);
+      // A machine that cannot boot them beside the N live sessions does not sustain N.
+      await pool.waitJobs(2 * n, 60_000 + n * 5_000).catch((err: Error) => {
+        if (!isAlive(pool.pid)) throw err; // the server died: an error, not a verdict
+        throw new NotReached(`${n} replacement job processes booting beside the sessions: ${err.message}`);
+      });
       const from = Date.now();
       await sleep(o.settleMs);
       const seq = probeNo;
