@@ -288,7 +288,12 @@ describe('inspecting a pool run by `openrtc start` (real supervisor, 2 worker pr
   it('metrics: the JSONL stream interleaves snapshots and session events in OpenRTC’s envelope; /metrics has the pool’s series', async () => {
     // A rejected message, so the counter by reason has something to count.
     tap.publish(`openrtc.${pool}.dispatch`, '{not json');
-    const running = await client.dispatch({ agent: 'dental', audio: { kind: 'silence', durationMs: 4000 } });
+    // Still running when /metrics is read, after up to a snapshot interval's wait below (the
+    // drain at afterAll cuts it short).
+    const running = await client.dispatch({
+      agent: 'dental',
+      audio: { kind: 'silence', durationMs: 60_000 },
+    });
     await waitFor('a running session', () =>
       events.find((e) => e.actor.id === running.session && e.to === 'active'),
     );
