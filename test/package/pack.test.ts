@@ -1,5 +1,5 @@
 /**
- * PACKAGE TEST (integration project; slow: about 2 minutes). The package as a user gets it: `npm pack`
+ * PACKAGE TEST (integration project; slow: about a minute and a half). The package as a user gets it: `npm pack`
  * of this repository, installed into a fresh project from the tarball plus the registry's
  * dependencies, then `openrtc init`, the scaffold's own test, `openrtc dev` with `openrtc dispatch
  * --wait` against the user's agent, and an unchanged agents-js module taking a LiveKit job.
