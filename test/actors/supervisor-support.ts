@@ -131,7 +131,14 @@ export function pool(input: Partial<SupervisorInput> = {}) {
       send({ type: 'SESSION_STATE', now: now(), session, worker, epoch, state, seq });
     },
     exit(worker: string, code: number | null = 1, signal: string | null = null, pid?: number) {
-      send({ type: 'WORKER_EXITED', now: now(), worker, code, signal, ...(pid ? { pid } : {}) });
+      send({
+        type: 'WORKER_EXITED',
+        now: now(),
+        worker,
+        code,
+        signal,
+        ...(pid !== undefined ? { pid } : {}),
+      });
     },
     /** The runtime started the process a `worker.spawn` asked for. */
     spawned(worker: string, pid: number) {

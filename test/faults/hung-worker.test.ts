@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useNatsServer } from '../support/nats.ts';
-import { readyWorkers, sessionsReach, startTestPool, type TestPool } from '../support/pool.ts';
+import {
+  cancelOnWorker,
+  readyWorkers,
+  sessionsReach,
+  startTestPool,
+  type TestPool,
+} from '../support/pool.ts';
 import { exited, useOpenrtc } from '../support/processes.ts';
 import { isAlive, waitFor } from '../support/wait.ts';
 import { recordFigure } from './figures.ts';
@@ -62,11 +68,7 @@ describe('a hung worker (SIGSTOP past the heartbeat timeout)', () => {
     const final = await t.client.status();
     for (const p of lost) expect(final.sessions.find((x) => x.session === p.session)?.state).toBe('failed');
     for (const p of kept) {
-      await t.client.bus.request(
-        t.client.subjects.workerCmd(p.worker),
-        t.client.bus.make('session.cancel', { session: p.session }),
-        2000,
-      );
+      await cancelOnWorker(t.client, p, undefined, 2000);
     }
   }, 60_000);
 });

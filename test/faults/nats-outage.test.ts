@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestFailedError } from '../../src/runtime/nats/bus.ts';
 import { useNatsServer } from '../support/nats.ts';
-import { readyWorkers, sessionsReach, startTestPool, type TestPool } from '../support/pool.ts';
+import {
+  cancelOnWorker,
+  readyWorkers,
+  sessionsReach,
+  startTestPool,
+  type TestPool,
+} from '../support/pool.ts';
 import { waitFor } from '../support/wait.ts';
 import { recordFigure } from './figures.ts';
 
@@ -76,11 +82,7 @@ describe('nats-server outages mid-load', () => {
       );
       sub.unsubscribe();
       for (const p of placed) {
-        await t.client.bus.request(
-          t.client.subjects.workerCmd(p.worker),
-          t.client.bus.make('session.cancel', { session: p.session }),
-          2000,
-        );
+        await cancelOnWorker(t.client, p, undefined, 2000);
       }
     }, 60_000);
   }

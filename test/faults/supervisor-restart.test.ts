@@ -3,7 +3,7 @@ import type { MessageOf } from '../../src/protocol/index.ts';
 import { PoolClient } from '../../src/runtime/client.ts';
 import { captureLog } from '../support/log.ts';
 import { useNatsServer } from '../support/nats.ts';
-import { EXAMPLE_AGENTS, readyWorkers, sessionsReach } from '../support/pool.ts';
+import { cancelOnWorker, EXAMPLE_AGENTS, readyWorkers, sessionsReach } from '../support/pool.ts';
 import { exited, useOpenrtc } from '../support/processes.ts';
 import { isAlive, waitFor } from '../support/wait.ts';
 import { recordFigure } from './figures.ts';
@@ -70,13 +70,7 @@ describe('kill -9 of the supervisor', () => {
     await exited(sup1);
     const killedAt = Date.now();
     // With no supervisor, a session is cancelled on its worker directly.
-    const cancel = (p: typeof cancelled, reason: string) =>
-      client.bus.request(
-        client.subjects.workerCmd(p.worker),
-        client.bus.make('session.cancel', { session: p.session, reason }),
-        5000,
-      );
-    const ack = await cancel(cancelled, 'test: cancelled while no supervisor runs');
+    const ack = await cancelOnWorker(client, cancelled, 'test: cancelled while no supervisor runs');
     expect(ack.type).toBe('ack');
     // Kept down until those sessions have ended (their workers say so), and the others still run.
     await waitFor(
@@ -129,7 +123,7 @@ describe('kill -9 of the supervisor', () => {
 
     // The medium sessions, adopted live, end under the new supervisor with their true outcome.
     for (const p of [medium1, medium2])
-      expect((await cancel(p, 'test: ended under the new supervisor')).type).toBe('ack');
+      expect((await cancelOnWorker(client, p, 'test: ended under the new supervisor')).type).toBe('ack');
     const done = await waitFor(
       'the medium sessions to end under the new supervisor',
       async (note) => {

@@ -1,7 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { recordFigure } from '../faults/figures.ts';
 import { useNatsServer } from '../support/nats.ts';
-import { readyWorkers, sessionsReach, startTestPool, type TestPool } from '../support/pool.ts';
+import {
+  cancelOnWorker,
+  readyWorkers,
+  sessionsReach,
+  startTestPool,
+  type TestPool,
+} from '../support/pool.ts';
 import { isAlive, waitFor } from '../support/wait.ts';
 
 const nats = useNatsServer();
@@ -69,11 +75,7 @@ describe('supervision of real worker processes', () => {
     const fresh = await t.client.dispatch({ agent: 'dental', audio: { kind: 'silence', durationMs: 100 } });
     expect(fresh.session).toBeTruthy();
     for (const p of survivors) {
-      await t.client.bus.request(
-        t.client.subjects.workerCmd(p.worker),
-        t.client.bus.make('session.cancel', { session: p.session, reason: 'test over' }),
-        2000,
-      );
+      await cancelOnWorker(t.client, p, 'test over', 2000);
     }
   });
 

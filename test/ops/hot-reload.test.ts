@@ -13,7 +13,13 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PoolClient } from '../../src/runtime/client.ts';
 import { useNatsServer } from '../support/nats.ts';
-import { readyWorkers, sessionsReach, startTestPool, type TestPool } from '../support/pool.ts';
+import {
+  cancelOnWorker,
+  readyWorkers,
+  sessionsReach,
+  startTestPool,
+  type TestPool,
+} from '../support/pool.ts';
 import { exited, useOpenrtc } from '../support/processes.ts';
 import { waitFor } from '../support/wait.ts';
 
@@ -176,11 +182,7 @@ describe('hot reload in dev (real nats-server, worker processes, a watched agent
       state: 'active',
       worker: a.worker,
     });
-    const ack = await t.client.bus.request(
-      t.client.subjects.workerCmd(a.worker),
-      t.client.bus.make('session.cancel', { session: a.session, reason: 'test: both reloads are done' }),
-      5000,
-    );
+    const ack = await cancelOnWorker(t.client, a, 'test: both reloads are done');
     expect(ack.type).toBe('ack');
     await sessionsReach(t.client, [a], 'cancelled');
     const ran = versionsByPid();

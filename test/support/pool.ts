@@ -72,6 +72,24 @@ export async function readyWorkers(client: PoolClient, n: number, timeoutMs = 30
 }
 
 /**
+ * Cancels a session on its worker directly (`session.cancel` on the worker's command subject), as
+ * a test does when no supervisor runs or to end a session it no longer needs. Resolves with the
+ * worker's reply.
+ */
+export function cancelOnWorker(
+  client: PoolClient,
+  placed: { session: string; worker: string },
+  reason?: string,
+  timeoutMs = 5000,
+) {
+  return client.bus.request(
+    client.subjects.workerCmd(placed.worker),
+    client.bus.make('session.cancel', { session: placed.session, ...(reason ? { reason } : {}) }),
+    timeoutMs,
+  );
+}
+
+/**
  * Waits until the supervisor's status shows every one of `sessions` in `state` (or matching
  * `check`); returns that status.
  */
