@@ -34,7 +34,7 @@ import { type DensityRow, densityDoc } from './lib/density-doc.ts';
 import { hardware } from './lib/hardware.ts';
 import { benchMode, byMode } from './lib/mode.ts';
 import { AGENTS_DIR, AUDIO, InspectWatch, waitReady } from './lib/pool.ts';
-import { type ProcMemory, procMemory, sumMemory } from './lib/proc.ts';
+import { type ProcMemory, procCpuMs, procMemory, sumMemory } from './lib/proc.ts';
 import { benchLog, emit, ROOT, runBench, writeDoc } from './lib/report.ts';
 import { round } from './lib/stats.ts';
 
@@ -46,6 +46,12 @@ const N =
     ? fromCapacity
     : byMode(mode, { full: 40, quick: 10, smoke: 2 });
 const CALLS_S = byMode(mode, { full: [30, 180], quick: [30, 180], smoke: [10] });
+/**
+ * The longest call runs once more with `--heap-growth HEAP_GROWTH` on the pool's workers and the
+ * same V8 setting preloaded into every agents-js process (bench/baseline/heap-growth.cjs): the
+ * memory the setting saves on each side, and the worker CPU it costs, in the same run.
+ */
+const HEAP_GROWTH = 50;
 /** restaurant.wav is 8.3 s: enough loops that no call ends before it is measured. */
 const LOOPS = 10_000;
 const SETTLE_MS = byMode(mode, { full: 3_000, quick: 1_000, smoke: 500 });
@@ -60,12 +66,18 @@ interface Side {
   fedSMin: number;
 }
 
+/** A pass of both sides: V8's own heap growth, or `heapGrowth` percent on every process. */
+interface Pass {
+  callS: number;
+  heapGrowth?: number;
+}
+
 /**
  * The pool's supervisor as a process of its own: the real `openrtc start` command, one worker, no
  * spare, in the mode this benchmark runs (its workers the same). Its output goes to stderr: stdout
  * is kept for the JSON line.
  */
-function startSupervisor(nats: string, pool: string): ChildProcess {
+function startSupervisor(nats: string, pool: string, heapGrowth: number | undefined): ChildProcess {
   const child = spawn(
     process.execPath,
     [
@@ -84,6 +96,7 @@ function startSupervisor(nats: string, pool: string): ChildProcess {
       String(N),
       '--drain-timeout',
       '2000',
+      ...(heapGrowth !== undefined ? ['--heap-growth', String(heapGrowth)] : []),
       '--json-logs',
     ],
     {
@@ -111,10 +124,10 @@ async function stopProcess(child: ChildProcess): Promise<void> {
   clearTimeout(timer);
 }
 
-async function poolSide(callS: number): Promise<Side> {
+async function poolSide({ callS, heapGrowth }: Pass): Promise<Side> {
   const nats = await startNatsServer();
-  const name = `density${callS}`;
-  const supervisor = startSupervisor(nats.url, name);
+  const name = `density${callS}${heapGrowth !== undefined ? `g${heapGrowth}` : ''}`;
+  const supervisor = startSupervisor(nats.url, name, heapGrowth);
   const client = await PoolClient.connect({ url: nats.url, pool: name, log, id: `bench-${name}` });
   try {
     if (!supervisor.pid) throw new Error('the supervisor process did not start');
@@ -122,6 +135,7 @@ async function poolSide(callS: number): Promise<Side> {
     if (!worker?.pid) throw new Error('the worker reported no pid');
     await sleep(SETTLE_MS);
     const idle = procMemory(worker.pid);
+    const cpu0 = procCpuMs(worker.pid);
     const watch = new InspectWatch(client, { speech: true });
     const placed: string[] = [];
     while (placed.length < N) {
@@ -150,6 +164,8 @@ async function poolSide(callS: number): Promise<Side> {
     const ended = placed.filter((s) => watch.state(s, 'failed') || watch.state(s, 'closed'));
     if (ended.length) throw new Error(`${ended.length} sessions ended before memory was read`);
     const w = procMemory(worker.pid);
+    const cpuMs = procCpuMs(worker.pid) - cpu0;
+    const audioS = reached().reduce((sum, ms) => sum + ms / 1000, 0);
     const sup = procMemory(supervisor.pid);
     const n = procMemory(nats.pid);
     watch.stop();
@@ -162,6 +178,9 @@ async function poolSide(callS: number): Promise<Side> {
         worker_pss_mb: round(w.pss_mb),
         worker_idle_pss_mb: round(idle.pss_mb),
         nats_pss_mb: round(n.pss_mb),
+        // The worker's CPU (all threads) from idle to the reading, per second of audio its sessions
+        // had heard by then (each session's last speech event: a lower bound).
+        worker_cpu_ms_per_audio_s: round(cpuMs / audioS, 2),
       },
       fedSMin,
     };
@@ -172,7 +191,7 @@ async function poolSide(callS: number): Promise<Side> {
   }
 }
 
-async function agentsJsSide(callS: number, transport: string): Promise<Side> {
+async function agentsJsSide({ callS, heapGrowth }: Pass, transport: string): Promise<Side> {
   const double = await startLiveKitServerDouble({ seed: 1 });
   const statusDir = mkdtempSync(join(tmpdir(), 'openrtc-density-'));
   const agentName = 'baseline';
@@ -181,7 +200,18 @@ async function agentsJsSide(callS: number, transport: string): Promise<Side> {
     log,
     agent: SESSION_AGENT,
     livekit: { url: double.url, apiKey: double.apiKey, apiSecret: double.apiSecret, agentName },
-    env: { OPENRTC_BENCH_LOCAL_TRANSPORT: transport, OPENRTC_BENCH_STATUS_DIR: statusDir },
+    env: {
+      OPENRTC_BENCH_LOCAL_TRANSPORT: transport,
+      OPENRTC_BENCH_STATUS_DIR: statusDir,
+      ...(heapGrowth !== undefined
+        ? {
+            NODE_OPTIONS: [process.env.NODE_OPTIONS, `--require ${ROOT}bench/baseline/heap-growth.cjs`]
+              .filter(Boolean)
+              .join(' '),
+            OPENRTC_BENCH_HEAP_GROWTH: String(heapGrowth),
+          }
+        : {}),
+    },
   });
   try {
     await agentsJs.waitJobs(N, 60_000 + N * 5_000);
@@ -246,13 +276,20 @@ async function agentsJsSide(callS: number, transport: string): Promise<Side> {
 async function main(): Promise<void> {
   const transport = bundleLocalTransport();
   const rows: DensityRow[] = [];
-  for (const callS of CALLS_S) {
-    log.info({ n: N, callS }, 'pool: N live sessions in one worker process');
-    const pool = await poolSide(callS);
-    log.info({ n: N, callS }, 'agents-js: N live sessions, a process each');
-    const base = await agentsJsSide(callS, transport);
+  const longest = CALLS_S.at(-1) as number;
+  const passes: Pass[] = [
+    ...CALLS_S.map((callS) => ({ callS })),
+    { callS: longest, heapGrowth: HEAP_GROWTH },
+  ];
+  for (const pass of passes) {
+    const { callS, heapGrowth } = pass;
+    log.info({ n: N, callS, heapGrowth }, 'pool: N live sessions in one worker process');
+    const pool = await poolSide(pass);
+    log.info({ n: N, callS, heapGrowth }, 'agents-js: N live sessions, a process each');
+    const base = await agentsJsSide(pass, transport);
     const row: DensityRow = {
       call_s: callS,
+      ...(heapGrowth !== undefined ? { heap_growth: heapGrowth } : {}),
       n: N,
       pool: {
         whole_pss_mb: round(pool.whole.pss_mb),
@@ -274,8 +311,10 @@ async function main(): Promise<void> {
     log.info(row, 'measured');
     rows.push(row);
   }
-  const last = rows.at(-1);
-  if (!last) throw new Error('no runs');
+  const last = rows.findLast((r) => r.heap_growth === undefined);
+  const lean = rows.find((r) => r.heap_growth !== undefined);
+  if (!last || !lean) throw new Error('no runs');
+  const cpu = (r: DensityRow) => r.pool.worker_cpu_ms_per_audio_s as number;
   const result = {
     bench: 'density',
     mode,
@@ -290,6 +329,14 @@ async function main(): Promise<void> {
     ratio_pss_per_session: last.ratio_pss_per_session,
     pool: last.pool,
     process_per_job: last.process_per_job,
+    heap_growth: {
+      percent: HEAP_GROWTH,
+      whole_machine_ratio: lean.whole_machine_ratio,
+      ratio_pss_per_session: lean.ratio_pss_per_session,
+      pool_pss_mb_per_session: lean.pool.pss_mb_per_session,
+      // The worker CPU the setting costs: its CPU per audio second over the default's, same call.
+      worker_cpu_ratio: round(cpu(lean) / cpu(last), 2),
+    },
     target_whole_machine_ratio: 25,
     target_ratio: 50,
     runs: rows,

@@ -58,7 +58,8 @@ const parts = (side: unknown, n: number | undefined) =>
 
 /** Marginal PSS per session at each call length the run measured. */
 const byCall = (runs: unknown) => {
-  const rs = Array.isArray(runs) ? (runs as R[]) : [];
+  // V8's default only: the heap-growth pass has a row of its own.
+  const rs = Array.isArray(runs) ? (runs as R[]).filter((x) => x.heap_growth === undefined) : [];
   if (rs.length < 2) return '';
   const side = (k: string) =>
     rs.map((x) => `${fmt(num(x, 'call_s'), ' s')} ${fmt(num(x[k], 'pss_mb_per_session'), ' MB')}`).join(', ');
@@ -103,6 +104,23 @@ export function compareRows(results: Record<string, R | undefined>): CompareRow[
     met: cmp(margRatio, margTarget, (v, t) => v >= t),
     where: `pool worker ${fmt(num(dPool, 'worker_pss_mb'), ' MB')} with the sessions, ${fmt(num(dPool, 'worker_idle_pss_mb'), ' MB')} idle; agents-js job processes ${fmt(num(dBase, 'jobs_pss_mb'), ' MB')} for ${fmt(n)} sessions${byCall(d?.runs)}`,
   });
+  const g = obj(d?.heap_growth);
+  if (g) {
+    const gRuns = Array.isArray(d?.runs) ? (d.runs as R[]) : [];
+    const gRow = gRuns.find((r) => r.heap_growth !== undefined);
+    const gRatio = num(g, 'ratio_pss_per_session');
+    rows.push({
+      bench: 'density',
+      // The CPU it costs is part of the figure, met or not (a met target's row carries no \`where\`).
+      figure: `marginal memory per session, \`--heap-growth ${fmt(num(g, 'percent'))}\` (the same V8 setting on both sides; the worker's CPU per audio second ${fmt(num(g, 'worker_cpu_ratio'), '×')} the default's)`,
+      pool: fmt(num(g, 'pool_pss_mb_per_session'), ' MB'),
+      agentsJs: fmt(num(obj(gRow?.process_per_job), 'pss_mb_per_session'), ' MB'),
+      ratio: `${fmt(gRatio, '×')} less`,
+      target: `≥ ${fmt(margTarget, '×')}`,
+      met: cmp(gRatio, margTarget, (v, t) => v >= t),
+      where: `pool worker ${fmt(num(obj(gRow?.pool), 'worker_pss_mb'), ' MB')} with the sessions, ${fmt(num(obj(gRow?.pool), 'worker_idle_pss_mb'), ' MB')} idle; whole machine ${fmt(num(g, 'whole_machine_ratio'), '×')} less`,
+    });
+  }
 
   const capRatio = num(c, 'ratio');
   const capTarget = num(c, 'target_ratio');

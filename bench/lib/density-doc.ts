@@ -3,6 +3,8 @@ import { mdTable } from './report.ts';
 
 export interface DensityRow {
   call_s: number;
+  /** The pass with `--heap-growth` on the pool's workers and the same V8 setting on agents-js's processes. */
+  heap_growth?: number;
   n: number;
   pool: {
     whole_pss_mb: number;
@@ -45,11 +47,20 @@ export function densityDoc(r: {
   ratio_pss_per_session: number;
   target_whole_machine_ratio: number;
   target_ratio: number;
+  heap_growth: {
+    percent: number;
+    whole_machine_ratio: number;
+    ratio_pss_per_session: number;
+    worker_cpu_ratio: number;
+  };
   hardware: unknown;
 }): string {
+  const g = r.heap_growth;
+  const v8 = (x: DensityRow) => (x.heap_growth === undefined ? 'default' : `${x.heap_growth} %`);
   const table = mdTable(
     [
       'call',
+      'V8 heap growth',
       'N',
       'pool whole machine MB/session',
       'agents-js whole machine MB/session',
@@ -60,6 +71,7 @@ export function densityDoc(r: {
     ],
     r.runs.map((x) => [
       `${x.call_s} s`,
+      v8(x),
       x.n,
       x.pool.whole_pss_mb_per_session,
       x.process_per_job.whole_pss_mb_per_session,
@@ -71,8 +83,8 @@ export function densityDoc(r: {
   );
   const parts = (side: 'pool' | 'process_per_job') =>
     mdTable(
-      ['call', ...Object.keys(r.runs[0]?.[side] ?? {})],
-      r.runs.map((x) => [`${x.call_s} s`, ...Object.values(x[side])]),
+      ['call', 'V8 heap growth', ...Object.keys(r.runs[0]?.[side] ?? {})],
+      r.runs.map((x) => [`${x.call_s} s`, v8(x), ...Object.values(x[side])]),
     );
   return `# density: memory per live voice session
 
@@ -83,7 +95,13 @@ N = ${r.n} live sessions on each side${r.n_from_capacity ? ` (the sustainable N 
 Longest call: whole machine **${r.whole_machine_ratio}×** less memory per session
 (${verdict(r.whole_machine_ratio >= r.target_whole_machine_ratio, `≥ ${r.target_whole_machine_ratio}×`)}),
 marginal **${r.ratio_pss_per_session}×** (${verdict(r.ratio_pss_per_session >= r.target_ratio, `≥ ${r.target_ratio}×`)}).
-${withSpare(r.runs.at(-1))}
+${withSpare(r.runs.findLast((x) => x.heap_growth === undefined))}
+
+With \`--heap-growth ${g.percent}\` (V8's heap held to ${g.percent} % over its live data between full
+collections; the same V8 setting preloaded into every agents-js process), longest call: whole machine
+**${g.whole_machine_ratio}×** (${verdict(g.whole_machine_ratio >= r.target_whole_machine_ratio, `≥ ${r.target_whole_machine_ratio}×`)}),
+marginal **${g.ratio_pss_per_session}×** (${verdict(g.ratio_pss_per_session >= r.target_ratio, `≥ ${r.target_ratio}×`)}); the worker
+used **${g.worker_cpu_ratio}×** the CPU per second of audio of the default pass (\`worker_cpu_ms_per_audio_s\`).
 
 ${table}
 
@@ -102,6 +120,10 @@ ${parts('process_per_job')}
   same local audio input (src/runtime/voice/local-transport.ts; bundled for plain node on the
   agents-js side). Audio is **fast-fed**: as fast as the VAD takes it. Memory is read once every
   session has been fed the call length (\`fed_s_min\`: the least any session had), before any ends.
+- The heap-growth pass runs the longest call again with \`openrtc start --heap-growth ${g.percent}\`
+  and \`NODE_OPTIONS=--require bench/baseline/heap-growth.cjs\` on the agents-js side; the
+  headline figures above the tables are the default pass's. CPU is the worker's (all its threads,
+  /proc/<pid>/stat) from idle to the reading, per second of audio its sessions had heard.
 - Pool: one worker process, no spare, the supervisor (\`openrtc start\`, a process of its own;
   the benchmark harness is a client beside it, not counted) and the nats-server; whole machine = the PSS of the
   three; marginal = (worker with N sessions − the same worker idle) / N.

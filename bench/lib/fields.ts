@@ -14,6 +14,8 @@ export const REQUIRED_FIELDS: Record<string, Record<string, (x: unknown) => bool
     'pool.pss_mb_per_session': isNumber,
     'process_per_job.whole_pss_mb_per_session': isNumber,
     'process_per_job.pss_mb_per_session': isNumber,
+    'heap_growth.ratio_pss_per_session': isNumber,
+    'heap_growth.worker_cpu_ratio': isNumber,
   },
   capacity: {
     vad_only_streams: isNumber,

@@ -6,7 +6,7 @@ import { CliError } from './errors.ts';
 import { addLiveKitOptions, liveKitOptions } from './livekit-options.ts';
 import { addNatsAuthOptions, clientNames, workerIds } from './nats-flags.ts';
 import { addOperationsOptions, operationsOptions } from './ops-options.ts';
-import { jsonObjectString, nonNegativeInt, positiveInt, subjectToken } from './options.ts';
+import { intInRange, jsonObjectString, nonNegativeInt, positiveInt, subjectToken } from './options.ts';
 
 const program = new Command('openrtc')
   .description(
@@ -30,6 +30,19 @@ const poolOption = () =>
 
 /** Default port of the web inspector (`openrtc inspect --web`, `openrtc dev`). */
 const INSPECT_PORT = 7070;
+
+/**
+ * V8's heap growth for worker processes: trades CPU for memory (docs/operations.md, Memory). The
+ * range is V8's own: it grows the heap by 10 % to 300 % of the live data on its own.
+ */
+function heapGrowthOption(): Option {
+  return new Option(
+    '--heap-growth <percent>',
+    'worker V8 heap headroom over live data before a full GC (default: V8 decides, up to 300); lower uses less memory and more CPU',
+  )
+    .argParser(intInRange('--heap-growth', 10, 300))
+    .env('OPENRTC_HEAP_GROWTH');
+}
 
 function poolCommand(
   name: string,
@@ -70,6 +83,7 @@ function poolCommand(
         .argParser(nonNegativeInt('--drain-timeout'))
         .default(30_000),
     )
+    .addOption(heapGrowthOption())
     .addOption(
       new Option('--heartbeat <ms>', 'worker heartbeat interval')
         .argParser(positiveInt('--heartbeat'))
@@ -146,6 +160,7 @@ function poolCommand(
           capacity: opts.capacity,
           drainTimeoutMs: opts.drainTimeout,
           heartbeatMs: opts.heartbeat,
+          ...(opts.heapGrowth !== undefined ? { workerHeapGrowth: opts.heapGrowth } : {}),
           pretty: !opts.jsonLogs,
           natsAuth: cliNatsAuth(opts),
           defaults: await poolDefaults(opts),
@@ -206,6 +221,7 @@ const workerCmd = program
       .argParser(nonNegativeInt('--drain-timeout'))
       .default(30_000),
   )
+  .addOption(heapGrowthOption())
   .addOption(
     new Option('--parent-pid <pid>', 'exit when this process is gone (set by the supervisor)')
       .argParser(positiveInt('--parent-pid'))
@@ -223,6 +239,7 @@ addNatsAuthOptions(workerCmd).action(async (opts) => {
       capacity: opts.capacity,
       drainTimeoutMs: opts.drainTimeout,
       parentPid: opts.parentPid,
+      ...(opts.heapGrowth !== undefined ? { heapGrowthPercent: opts.heapGrowth } : {}),
       pretty: !opts.jsonLogs,
       natsAuth: cliNatsAuth(opts),
     }),

@@ -22,6 +22,16 @@ export function nonNegativeInt(flag: string) {
   };
 }
 
+/** Parses an integer flag value within [min, max], naming the flag on error. */
+export function intInRange(flag: string, min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < min || n > max)
+      throw new InvalidArgumentError(`${flag} must be an integer from ${min} to ${max}, got '${value}'`);
+    return n;
+  };
+}
+
 /** Parses a pool or worker name: it goes into NATS subjects. */
 export function subjectToken(flag: string) {
   return (value: string): string => {

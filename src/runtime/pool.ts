@@ -34,6 +34,8 @@ export interface PoolOptions extends PoolSinkOptions {
   capacity: number;
   drainTimeoutMs: number;
   heartbeatMs: number;
+  /** Local workers' `--heap-growth` (V8 heap headroom over live data, percent); absent: V8's. */
+  workerHeapGrowth?: number;
   pretty: boolean;
   log?: Logger;
   policy?: SupervisorInput['policy'];
@@ -166,6 +168,7 @@ export async function startPool(opts: PoolOptions): Promise<PoolHandle> {
     String(opts.drainTimeoutMs),
     '--parent-pid',
     String(process.pid),
+    ...(opts.workerHeapGrowth !== undefined ? ['--heap-growth', String(opts.workerHeapGrowth)] : []),
     ...(opts.pretty ? [] : ['--json-logs']),
   ];
   const service: SupervisorService = new SupervisorService({

@@ -25,7 +25,20 @@ function results() {
       runs: [
         { call_s: 30, pool: { pss_mb_per_session: 1.1 }, process_per_job: { pss_mb_per_session: 90 } },
         { call_s: 180, pool: { pss_mb_per_session: 1.5 }, process_per_job: { pss_mb_per_session: 92.55 } },
+        {
+          call_s: 180,
+          heap_growth: 50,
+          pool: { pss_mb_per_session: 0.9, worker_pss_mb: 280, worker_idle_pss_mb: 244 },
+          process_per_job: { pss_mb_per_session: 60 },
+        },
       ],
+      heap_growth: {
+        percent: 50,
+        whole_machine_ratio: 16.1,
+        ratio_pss_per_session: 66.7,
+        pool_pss_mb_per_session: 0.9,
+        worker_cpu_ratio: 1.07,
+      },
       pool: {
         whole_pss_mb: 480,
         whole_pss_mb_per_session: 12,
@@ -155,6 +168,9 @@ describe("the README's comparison table, from a run's lines", () => {
     expect(row(rows, 'detection of a remote')).toMatchObject({ met: true });
     expect(row(rows, 'decode of every hot')).toMatchObject({ pool: 'worst 3.4×', met: false });
     expect(row(rows, 'heap growth')).toMatchObject({ met: true });
+    const lean = row(rows, 'marginal memory per session, `--heap-growth 50`');
+    expect(lean).toMatchObject({ pool: '0.9 MB', agentsJs: '60 MB', ratio: '66.7× less', met: true });
+    expect(lean.figure).toContain("the worker's CPU per audio second 1.07× the default's");
   });
 
   it("explains a missed target with the same line's breakdown, largest first", () => {

@@ -33,6 +33,8 @@ describe('the openrtc command', () => {
       '0',
       '--drain-timeout',
       '15000',
+      '--heap-growth',
+      '50',
     ]);
     try {
       const workers = await readyWorkers(client, 2, 60_000);
@@ -53,6 +55,9 @@ describe('the openrtc command', () => {
       for (const p of placed)
         expect(log).toMatch(new RegExp(`"session":"${p.session}"[^\\n]*"state":"closed"`));
       for (const w of workers) expect(isAlive(w.pid ?? -1)).toBe(false);
+      // `--heap-growth` reached both workers (each sets V8's heap growth and says so).
+      for (const w of workers)
+        expect(log).toMatch(new RegExp(`"worker":"${w.worker}"[^\\n]*"heapGrowthPercent":50`));
     } finally {
       await client.close();
     }
@@ -125,6 +130,12 @@ describe('the openrtc command', () => {
     expect(await exited(n)).toBe(2);
     expect(n.output()).toContain('--nats must be a NATS URL');
     expect(n.output()).not.toMatch(/at .*\.ts:\d+/);
+    const g = openrtc(['worker', '--nats', nats.url, '--heap-growth', '5']);
+    expect(await exited(g)).toBe(2);
+    expect(g.output()).toContain("--heap-growth must be an integer from 10 to 300, got '5'");
+    const e = openrtc(['start', '--nats', nats.url, '--heap-growth', 'lots']);
+    expect(await exited(e)).toBe(2);
+    expect(e.output()).toContain("--heap-growth must be an integer from 10 to 300, got 'lots'");
     const d = openrtc(['dev', '/nonexistent/agents', '--nats', nats.url]);
     expect(await exited(d)).toBe(2);
     expect(d.output()).toContain('/nonexistent/agents');

@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
 import type { NodeConnectionOptions } from '@nats-io/transport-node';
 import { createLogger } from '../logger.ts';
 import { natsInboxPrefix } from '../nats/auth.ts';
@@ -20,6 +21,12 @@ export interface WorkerOptions {
   pretty: boolean;
   /** NATS credentials/TLS (see docs/security.md). */
   natsAuth?: Partial<NodeConnectionOptions>;
+  /**
+   * How far V8 lets the heap grow past its live data before the next full collection, in percent
+   * (`--heap-growth`; V8's `--heap-growing-percent`). Absent: V8's own choice, which grows the heap
+   * to several times the live data under a high allocation rate. docs/operations.md, Memory.
+   */
+  heapGrowthPercent?: number;
 }
 
 /** Exit codes of a worker process: the supervisor restarts on anything but 0. */
@@ -28,6 +35,9 @@ export const WORKER_EXIT = { stopped: 0, failed: 3 } as const;
 /** Runs a worker process until it is drained or shut down; resolves with its exit code. */
 export async function runWorker(opts: WorkerOptions): Promise<number> {
   const boot = bootTimeline();
+  // Read by V8 at every full collection, so setting it at start covers the worker's whole life.
+  if (opts.heapGrowthPercent !== undefined)
+    setFlagsFromString(`--heap-growing-percent=${opts.heapGrowthPercent}`);
   // A worker's start is mostly importing. The Silero model's thread starts first (it loads on
   // another core), then the session runtime's import (@livekit/agents, rtc-node, the LiveKit room
   // code), while NATS connects (docs/package.md, Startup).
@@ -55,6 +65,8 @@ export async function runWorker(opts: WorkerOptions): Promise<number> {
     connect: { ...opts.natsAuth, inboxPrefix: natsInboxPrefix(opts.pool, { kind: 'worker', id: workerId }) },
   });
   boot.mark('connected');
+  if (opts.heapGrowthPercent !== undefined)
+    log.info({ heapGrowthPercent: opts.heapGrowthPercent }, 'V8 heap growth set (--heap-growth)');
   // Hello waits for the runtime: from hello on the supervisor expects heartbeats, and the import
   // holds the event loop for most of a second at a time (far longer on a loaded machine).
   let createDriver: DriverFactory;
