@@ -56,6 +56,22 @@ function sessionGrowth(p: R): string {
   return `${p.sessions} sessions at real time, ${p.window_s} s window after full GCs, commit ${p.commit}, load average ${p.load_1m}: per session per 10 s of call, heap ${p.heap_mb_per_session_per_10s} MB, ArrayBuffers ${p.array_buffers_mb_per_session_per_10s} MB, RSS ${p.rss_mb_per_session_per_10s} MB (the input audio itself: ${p.input_mb_per_10s} MB per 10 s).`;
 }
 
+/**
+ * session-memory*.json (bench/profile/session-memory.ts): a live session's memory in one worker,
+ * per session: PSS, live heap, ArrayBuffers, committed heap, and resident memory by kind of mapping.
+ */
+function sessionMemory(p: R): string {
+  const m = obj(p.mb_per_session);
+  const maps = Object.entries(obj(p.rss_mb_per_session_by_mapping))
+    .map(([k, v]) => `${k} ${v} MB`)
+    .join(', ');
+  const growth =
+    p.heap_growth_percent === null || p.heap_growth_percent === undefined
+      ? "V8's default heap growth"
+      : `\`--heap-growth ${p.heap_growth_percent}\``;
+  return `${p.sessions} sessions fed ${p.fed_s_min} s each, ${growth}, commit ${p.commit}, load average ${p.load_1m}: per session, PSS ${m.pss} MB; live heap after a full GC ${m.heap_used_after_gc} MB, live ArrayBuffers ${m.array_buffers} MB, V8 heap committed ${m.heap_total} MB, garbage before the GC ${m.garbage_before_gc} MB${maps ? `; resident by mapping: ${maps}` : ''}${p.worker_cpu_ms_per_session !== undefined ? `; worker CPU ${p.worker_cpu_ms_per_session} ms` : ''}.`;
+}
+
 const KNOWN: Record<string, (p: R) => string> = {
   'session-growth.json': sessionGrowth,
   'dispatch-path.json': dispatchPath,
@@ -70,7 +86,8 @@ export function profilesSummary(files: Record<string, unknown>): string {
       const p = obj(files[name]);
       const by = p.generated_by ?? p.bench;
       const head = `### [${name}](profiles/${name})${by ? ` (${String(by)})` : ''}`;
-      const body = KNOWN[name];
+      const body =
+        KNOWN[name] ?? (/^session-memory(-heap-growth-\d+)?\.json$/.test(name) ? sessionMemory : undefined);
       return body ? `${head}\n\n${body(p)}` : head;
     })
     .join('\n\n');

@@ -38,6 +38,42 @@ describe('the saved profiles, summarised from their files', () => {
     expect(md).not.toContain('pino');
   });
 
+  it("gives a session-memory profile's per-session split, with the heap growth it ran at", () => {
+    const profile = (growth: number | null) => ({
+      generated_by: 'npx tsx bench/profile/session-memory.ts 52 --seconds 30 --write-docs',
+      commit: 'abc1234',
+      load_1m: 1.5,
+      sessions: 52,
+      fed_s_min: 30.2,
+      heap_growth_percent: growth,
+      worker_cpu_ms_per_session: 575,
+      mb_per_session: {
+        pss: 4.6,
+        heap_used_after_gc: 0.47,
+        heap_total: 1.4,
+        array_buffers: 0.6,
+        garbage_before_gc: 0.8,
+      },
+      rss_mb_per_session_by_mapping: { anon_256k: 2.3, malloc_heap: 1.7, anon_other: 0.1, file: 0 },
+    });
+    const md = profilesSummary({
+      'session-memory.json': profile(null),
+      'session-memory-heap-growth-50.json': profile(50),
+      'session-memory-notes.json': { generated_by: 'by hand' },
+    });
+    expect(md).toContain(
+      "52 sessions fed 30.2 s each, V8's default heap growth, commit abc1234, load average 1.5: per session, PSS 4.6 MB; live heap after a full GC 0.47 MB",
+    );
+    expect(md).toContain(
+      'resident by mapping: anon_256k 2.3 MB, malloc_heap 1.7 MB, anon_other 0.1 MB, file 0 MB; worker CPU 575 ms.',
+    );
+    expect(md).toContain('52 sessions fed 30.2 s each, `--heap-growth 50`, commit abc1234');
+    // a file of another shape is listed by name only
+    expect(md).toContain(
+      '### [session-memory-notes.json](profiles/session-memory-notes.json) (by hand)\n\n###',
+    );
+  });
+
   it("gives a worker-boot profile's phases of the median run", () => {
     const md = profilesSummary({
       'worker-boot.json': {
